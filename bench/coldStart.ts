@@ -1,0 +1,192 @@
+import { execFile } from "node:child_process";
+import { readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { build } from "esbuild";
+import { z } from "zod";
+import { atMost, notMeasured, quantile, repeat, row, single, stats, type Row } from "./harness";
+import { ensureCacheDir, repoRoot } from "./inputs";
+import type { BenchOptions } from "./suite";
+
+const run = promisify(execFile);
+const FUNCTIONS_DIR = join(repoRoot, "packages/functions/src");
+const ORIGINAL_IMPORT_MS = 594;
+const IMPORT_TARGET_MS = 100;
+const BUNDLE_TARGET_BYTES = 5 * 1024 * 1024;
+
+/**
+ * The environment a deployed function gets (config.ts names); nothing is contacted at import, so any value that
+ * validates will do.
+ */
+const HANDLER_ENV: Record<string, string> = {
+  STAGE: "bench",
+  AWS_REGION: "us-east-1",
+  AWS_ACCESS_KEY_ID: "bench",
+  AWS_SECRET_ACCESS_KEY: "bench",
+  BUCKET_NAME: "bench-bucket",
+  DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/postgres",
+  DATASTREAM_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/datastreamIncomingQueue-bench",
+  POWERTOOLS_SERVICE_NAME: "archive-bench",
+};
+
+/** SST v2's own esbuild options for an ESM nodejs22.x function (sst/runtime/handlers/node.js), with the stack's externals. */
+async function bundle(handler: string, outDir: string): Promise<string> {
+  const outfile = join(outDir, `${handler}.mjs`);
+  await build({
+    entryPoints: [join(FUNCTIONS_DIR, `${handler}.ts`)],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "esnext",
+    mainFields: ["module", "main"],
+    keepNames: true,
+    // sharp comes from a layer; pg-native is an optional require pg never makes. @aws-sdk is bundled: we pin our version.
+    external: ["sharp", "pg-native"],
+    banner: {
+      js: [
+        "import { createRequire as topLevelCreateRequire } from 'module';",
+        "const require = topLevelCreateRequire(import.meta.url);",
+        'import { fileURLToPath as topLevelFileUrlToPath, URL as topLevelURL } from "url"',
+        'const __dirname = topLevelFileUrlToPath(new topLevelURL(".", import.meta.url))',
+      ].join("\n"),
+    },
+    sourcemap: false,
+    minify: false,
+    logLevel: "silent",
+  });
+  return outfile;
+}
+
+async function handlers(): Promise<string[]> {
+  const entries = await readdir(FUNCTIONS_DIR, { withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts"))
+    .map((entry) => entry.name.slice(0, -3))
+    .sort();
+}
+
+const timing = z.object({ importMs: z.number(), sinceStartMs: z.number(), exports: z.array(z.string()) });
+
+/** A fresh `node` process imports the bundle; it reports the import's own duration. */
+async function timeImport(file: string): Promise<z.infer<typeof timing>> {
+  const script = [
+    "const t0 = performance.now();",
+    `const m = await import(${JSON.stringify(pathToFileURL(file).href)});`,
+    "const t1 = performance.now();",
+    "process.stdout.write(JSON.stringify({ importMs: t1 - t0, sinceStartMs: t1, exports: Object.keys(m) }));",
+    "process.exit(0);",
+  ].join("\n");
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...HANDLER_ENV },
+    maxBuffer: 1024 * 1024,
+  });
+  return timing.parse(JSON.parse(stdout));
+}
+
+async function bareNodeMs(): Promise<number[]> {
+  return repeat(
+    async () => {
+      await run(process.execPath, ["-e", "0"]);
+    },
+    { warmup: 1, minRuns: 5, maxRuns: 5, minTimeMs: 0 },
+  );
+}
+
+async function directorySize(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+/** sharp's native part (its addon and libvips), which the Lambda gets from the layer rather than the bundle. */
+async function sharpNativeBytes(): Promise<{ bytes: number; packages: string[] }> {
+  const dir = join(repoRoot, "node_modules/@img");
+  const names = (await readdir(dir)).filter((name) => name.startsWith("sharp-"));
+  let bytes = 0;
+  for (const name of names) bytes += await directorySize(join(dir, name));
+  return { bytes, packages: names };
+}
+
+function bundleNote(outDir: string): string {
+  return `bundled by the bench with SST v2's esbuild options for ESM (esnext, keepNames, createRequire banner, no minify), external sharp + pg-native; @aws-sdk v3 bundled (we pin our own version, not the runtime's); in ${outDir}`;
+}
+
+export async function benchColdStart(options: BenchOptions): Promise<Row[]> {
+  const outDir = join(await ensureCacheDir(), "bundles");
+  await rm(outDir, { recursive: true, force: true });
+  const names = await handlers();
+  const rows: Row[] = [];
+  const runs = options.quick ? 3 : 7;
+  for (const name of names) {
+    let file: string;
+    try {
+      file = await bundle(name, outDir);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split("\n").slice(0, 2).join(" ") : String(error);
+      rows.push(notMeasured("coldStart", `${name}: bundle failed`, reason, "lower"));
+      continue;
+    }
+    const bytes = (await stat(file)).size;
+    rows.push(
+      row({
+        bench: "coldStart",
+        figure: `${name}: bundle`,
+        unit: "MB",
+        stats: single(bytes / 1024 / 1024),
+        better: "lower",
+        target: atMost(BUNDLE_TARGET_BYTES / 1024 / 1024, "< 5 MB"),
+        note: name === names[0] ? bundleNote(outDir) : undefined,
+      }),
+    );
+    const samples: number[] = [];
+    let exported: string[] = [];
+    await repeat(
+      async () => {
+        const t = await timeImport(file);
+        samples.push(t.importMs);
+        exported = t.exports;
+      },
+      { warmup: 1, minRuns: runs, maxRuns: runs, minTimeMs: 0 },
+    );
+    const measured = samples.slice(-runs);
+    rows.push(
+      row({
+        bench: "coldStart",
+        figure: `${name}: import in a fresh node`,
+        unit: "ms",
+        stats: stats(measured),
+        better: "lower",
+        original: name === "ingestData" ? ORIGINAL_IMPORT_MS : undefined,
+        target: atMost(IMPORT_TARGET_MS, "< 100 ms"),
+        note: exported.includes("handler") ? undefined : `exports no handler (${exported.join(", ")})`,
+      }),
+    );
+  }
+  const bare = await bareNodeMs();
+  const sharpNative = await sharpNativeBytes();
+  rows.push(
+    row({
+      bench: "coldStart",
+      figure: "bare `node -e 0` process, spawn to exit",
+      unit: "ms",
+      stats: { ...stats(bare), median: quantile(bare, 0.5) },
+      better: "lower",
+      original: 9,
+      note: "the original's bare interpreter start, for scale: import figures above exclude Node's own start",
+    }),
+    row({
+      bench: "coldStart",
+      figure: "sharp native library (not in bundles)",
+      unit: "MB",
+      stats: single(sharpNative.bytes / 1024 / 1024),
+      better: "lower",
+      note: `${sharpNative.packages.join(" + ")} on this machine (linux-x64); Lambda loads the linux-arm64 build from the sharp layer`,
+    }),
+  );
+  return rows;
+}

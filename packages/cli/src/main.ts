@@ -1,0 +1,102 @@
+import { parseArgs } from "node:util";
+import { ArchiveError } from "@archive/core/errors";
+import { DEFAULT_API, headerJson, uploadDemo, uploadFiles } from "./commands";
+import type { UploadDirectory } from "./upload";
+
+/** `archive <command>`: argument parsing and exit codes only; the work is in commands.ts. */
+const USAGE = `usage:
+  archive upload <files…> [--dir data|info-images|allsky] [--channel 1|2|3] [--api URL] [--token T]
+  archive demo [--site tst] [--count 3] [--api URL] [--token T]
+  archive header <file.txt|.fits|.fits.bz2|.fits.gz|.fits.fz>
+
+--api defaults to $ARCHIVE_API or ${DEFAULT_API} (the local archive, which accepts anonymous uploads);
+--token defaults to $ARCHIVE_TOKEN (a site token, needed by a deployed stage).`;
+
+class UsageError extends Error {}
+
+const DIRECTORIES: readonly UploadDirectory[] = ["data", "info-images", "allsky"];
+
+function isDirectory(value: string): value is UploadDirectory {
+  return (DIRECTORIES as readonly string[]).includes(value);
+}
+
+function positiveInteger(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`--${name} must be a positive whole number`);
+  return Number(value);
+}
+
+function target(values: { api?: string; token?: string }): { api: string; token?: string } {
+  const token = values.token ?? process.env.ARCHIVE_TOKEN;
+  return { api: values.api ?? process.env.ARCHIVE_API ?? DEFAULT_API, ...(token ? { token } : {}) };
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "upload": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { dir: { type: "string", default: "data" }, channel: { type: "string" }, api: { type: "string" }, token: { type: "string" } },
+      });
+      if (positionals.length === 0) throw new UsageError("upload needs at least one file");
+      const directory = values.dir;
+      if (!isDirectory(directory)) throw new UsageError(`--dir must be one of ${DIRECTORIES.join(", ")}`);
+      const channel = values.channel === undefined ? undefined : positiveInteger(values.channel, "channel", 1);
+      if (channel !== undefined && (channel > 3 || directory !== "info-images")) {
+        throw new UsageError("--channel is 1, 2 or 3, and only for --dir info-images");
+      }
+      const outcomes = await uploadFiles(positionals, { ...target(values), directory, ...(channel ? { channel } : {}) }, process.stderr);
+      const failed = outcomes.filter((outcome) => outcome.error !== undefined).length;
+      process.stderr.write(`${outcomes.length - failed} uploaded, ${failed} failed\n`);
+      return failed === 0 ? 0 : 1;
+    }
+    case "demo": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { site: { type: "string", default: "tst" }, count: { type: "string" }, api: { type: "string" }, token: { type: "string" } },
+      });
+      if (!/^[a-z0-9]{3,6}$/.test(values.site)) throw new UsageError("--site is 3 to 6 lower-case letters or digits");
+      const options = { ...target(values), site: values.site, count: positiveInteger(values.count, "count", 3) };
+      const { exposures, outcomes } = await uploadDemo(options, process.stderr);
+      const failed = outcomes.filter((outcome) => outcome.error !== undefined).length;
+      process.stderr.write(
+        failed === 0
+          ? `${exposures.length} exposures uploaded to ${options.api} for site ${options.site}; see ${options.api}/?site=${options.site}\n`
+          : `${failed} of ${outcomes.length} files failed\n`,
+      );
+      return failed === 0 ? 0 : 1;
+    }
+    case "header": {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const [path, ...extra] = positionals;
+      if (path === undefined || extra.length > 0) throw new UsageError("header needs exactly one file");
+      process.stdout.write(`${await headerJson(path)}\n`);
+      return 0;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 1 : 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+try {
+  process.exitCode = await run(process.argv.slice(2));
+} catch (error) {
+  // Bad arguments and unreadable files get one line and the usage; anything else is a bug and keeps its stack.
+  if (error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
+    process.stderr.write(`archive: ${error.message}\n\n${USAGE}\n`);
+    process.exitCode = 2;
+  } else if (error instanceof RangeError || error instanceof ArchiveError || (error instanceof Error && "code" in error && error.code === "ENOENT")) {
+    process.stderr.write(`archive: ${error.message}\n`);
+    process.exitCode = 1;
+  } else {
+    throw error;
+  }
+}

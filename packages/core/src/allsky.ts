@@ -1,0 +1,119 @@
+import { DeleteCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { awsClients } from "./aws";
+import { loadConfig } from "./config";
+import { dynamoCall, epochSeconds, tableName } from "./dynamo";
+import { fileFlagColumn, parseBaseFilename, type ArchiveObjectKey } from "./fileName";
+import { logger } from "./logger";
+
+/**
+ * The allsky table: one item per allsky exposure, under its site, sorted by capture date and base filename (both from
+ * the name, so every file of an exposure finds the same item), with the same `<file>_exists` / `<file>_key` scheme as
+ * the info channels. Items expire after ALLSKY_RETENTION_DAYS; the expiration tracker deletes their objects.
+ */
+export const allskyImageSchema = z
+  .object({
+    site: z.string(),
+    capture_key: z.string(),
+    base_filename: z.string(),
+    s3_directory: z.literal("allsky"),
+    expires_at: z.number(),
+    header: z.string().optional(),
+    jpg_medium_exists: z.boolean().optional(),
+    jpg_medium_key: z.string().optional(),
+    jpg_small_exists: z.boolean().optional(),
+    jpg_small_key: z.string().optional(),
+    fits_01_exists: z.boolean().optional(),
+    fits_01_key: z.string().optional(),
+    fits_10_exists: z.boolean().optional(),
+    fits_10_key: z.string().optional(),
+  })
+  .passthrough();
+export type AllskyImage = z.infer<typeof allskyImageSchema>;
+
+/** "2022-06-29#sro-allcam-20220629-00000042": newest last, one key per exposure. */
+export function allskyCaptureKey(baseFilename: string): string {
+  const { date } = parseBaseFilename(baseFilename);
+  return `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}#${baseFilename}`;
+}
+
+/** When an allsky exposure arriving now is to be deleted. */
+export function allskyExpiry(now: Date): Date {
+  return new Date(now.getTime() + loadConfig().ALLSKY_RETENTION_DAYS * 86_400_000);
+}
+
+export interface AllskyFile {
+  file: ArchiveObjectKey;
+  header?: string;
+  now?: Date;
+}
+
+/** Records a file of an allsky exposure (creating its item on the first one). */
+export async function recordAllskyFile({ file, header, now = new Date() }: AllskyFile): Promise<void> {
+  const flag = fileFlagColumn(file);
+  const fields: Record<string, string | boolean | number> = {
+    base_filename: file.baseFilename,
+    s3_directory: "allsky",
+    expires_at: epochSeconds(allskyExpiry(now)),
+    updated_at: now.toISOString(),
+    ...(flag ? { [flag]: true, [flag.replace(/_exists$/, "_key")]: file.key } : {}),
+    ...(header === undefined ? {} : { header }),
+  };
+  const names = Object.keys(fields);
+  await dynamoCall("record an allsky file", () =>
+    awsClients().dynamo.send(
+      new UpdateCommand({
+        TableName: tableName("allsky"),
+        Key: { site: file.site, capture_key: allskyCaptureKey(file.baseFilename) },
+        UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(", ")}`,
+        ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
+        ExpressionAttributeValues: Object.fromEntries(names.map((name, i) => [`:f${i}`, fields[name]])),
+      }),
+    ),
+  );
+}
+
+/** A site's allsky exposures, newest first, none past its retention; `withJpg` keeps only those with a jpg to show. */
+export async function allskyHistory(site: string, limit = 50, now = new Date(), withJpg = false): Promise<AllskyImage[]> {
+  const images: AllskyImage[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamoCall("read allsky images", () =>
+      awsClients().dynamo.send(
+        new QueryCommand({
+          TableName: tableName("allsky"),
+          KeyConditionExpression: "site = :site",
+          FilterExpression: withJpg ? "expires_at > :now AND jpg_medium_exists = :yes" : "expires_at > :now",
+          ExpressionAttributeValues: { ":site": site, ":now": epochSeconds(now), ...(withJpg ? { ":yes": true } : {}) },
+          ScanIndexForward: false,
+          Limit: Math.max(limit, 25),
+          ExclusiveStartKey: startKey,
+        }),
+      ),
+    );
+    for (const item of page.Items ?? []) {
+      const parsed = allskyImageSchema.safeParse(item);
+      if (parsed.success) images.push(parsed.data);
+      else logger.warn("an allsky item of an unexpected shape is left out", { site, issues: parsed.error.issues });
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey && images.length < limit);
+  return images.slice(0, limit);
+}
+
+/** The site's newest allsky exposure that has a medium jpg. */
+export async function latestAllsky(site: string, now = new Date()): Promise<AllskyImage | undefined> {
+  return (await allskyHistory(site, 1, now, true))[0];
+}
+
+/** Deletes an allsky exposure's item (deleting a missing one is harmless). */
+export async function removeAllskyImage(site: string, baseFilename: string): Promise<void> {
+  await dynamoCall("remove an allsky image", () =>
+    awsClients().dynamo.send(
+      new DeleteCommand({
+        TableName: tableName("allsky"),
+        Key: { site, capture_key: allskyCaptureKey(baseFilename) },
+      }),
+    ),
+  );
+}

@@ -1,0 +1,561 @@
+import { Readable, pipeline } from "node:stream";
+import { createGunzip } from "node:zlib";
+import unbzip2Stream from "unbzip2-stream";
+import { InvalidInputError } from "./errors";
+import type { Compression } from "./fileName";
+
+/**
+ * FITS header cards (80-character records in 2880-byte blocks) from an uploaded .txt header or the start of a
+ * .fits / .fits.bz2 / .fits.gz / .fits.fz file. Parsing never throws on a malformed card: it keeps what it could read
+ * and lists the problems. Decisions, documented once:
+ * - HIERARCH cards are keyed as astropy names them, without the prefix: `HIERARCH ESO DET NAME = 'x'` → "ESO DET NAME".
+ * - A repeated keyword keeps its first value (astropy's `header[key]`) and is noted in `problems`.
+ * - Complex values `(re, im)` are kept as their text.
+ * - .fits.fz gives the image header as astropy/cfitsio reconstruct it from the compressed-image table; like astropy,
+ *   it does not merge in the empty primary HDU's keywords.
+ */
+
+export type FitsValue = string | number | boolean | null;
+
+export interface FitsHeader {
+  /** keyword → typed value (HIERARCH keywords without the prefix, CONTINUE strings joined); null = undefined value */
+  cards: Record<string, FitsValue>;
+  comments: string[];
+  history: string[];
+  /** malformed cards, each naming the card number and keyword */
+  problems: string[];
+}
+
+export const CARD_LENGTH = 80;
+export const BLOCK_LENGTH = 2880;
+/** A header longer than this (about 29,000 cards) is not a FITS header; stop rather than read a whole file. */
+export const MAX_HEADER_BLOCKS = 400;
+
+const SPACE = 32;
+const QUOTE = 39;
+const SLASH = 47;
+const EQUALS = 61;
+
+/** Parses header text: 80-character cards, with or without newlines between them, up to END. */
+export function parseHeaderText(text: string | Uint8Array): FitsHeader {
+  const source =
+    typeof text === "string" ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString("latin1");
+  const builder = new HeaderBuilder();
+  const length = source.length;
+  let newline = -1;
+  let position = 0;
+  let number = 0;
+  while (position < length) {
+    if (newline < position) {
+      newline = source.indexOf("\n", position);
+      if (newline < 0) newline = length;
+    }
+    let end = position + CARD_LENGTH;
+    let next = end;
+    if (newline <= end) {
+      end = newline;
+      next = newline + 1;
+    }
+    if (end > length) end = length;
+    if (end > position && source.charCodeAt(end - 1) === 13) end--;
+    const start = position;
+    position = next;
+    if (end === start) continue;
+    number++;
+    if (!builder.card(source, start, end, number)) return builder.header;
+  }
+  builder.header.problems.push("no END card: the header may be truncated");
+  return builder.header;
+}
+
+/**
+ * Reads the header at the start of a FITS file from a stream of chunks, pulling (and decompressing) only until END;
+ * the source is then released. For .fz it returns the image header of the first tile-compressed HDU.
+ */
+export async function readFitsHeader(source: AsyncIterable<Uint8Array>, compression: Compression): Promise<FitsHeader> {
+  const bytes =
+    compression === "bz2" ? bunzip2Chunks(source) : compression === "gz" ? gunzipChunks(source) : source;
+  const reader = new HduReader(bytes[Symbol.asyncIterator]());
+  try {
+    const primary = await reader.readHeader();
+    if (compression !== "fz") return primary;
+    return await readCompressedImageHeader(reader, primary);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The `header` column: keyword → value, plus "COMMENT" and "HISTORY" lists when present. */
+export function headerToJson(header: FitsHeader): string {
+  const json: Record<string, FitsValue | string[]> = { ...header.cards };
+  if (header.comments.length > 0) json.COMMENT = header.comments;
+  if (header.history.length > 0) json.HISTORY = header.history;
+  return JSON.stringify(json);
+}
+
+/** The image header astropy/cfitsio reconstruct from a tile-compressed image's BINTABLE header. */
+export function imageHeaderFromCompressed(table: FitsHeader): FitsHeader {
+  const from = table.cards;
+  const cards: Record<string, FitsValue> = {};
+  const isPrimary = "ZSIMPLE" in from;
+  if (isPrimary) cards.SIMPLE = from.ZSIMPLE ?? true;
+  else cards.XTENSION = from.ZTENSION ?? "IMAGE";
+  if ("ZBITPIX" in from) cards.BITPIX = from.ZBITPIX ?? null;
+  const axes = from.ZNAXIS;
+  if (axes !== undefined) cards.NAXIS = axes;
+  if (typeof axes === "number") {
+    for (let axis = 1; axis <= axes; axis++) cards[`NAXIS${axis}`] = from[`ZNAXIS${axis}`] ?? null;
+  }
+  if ("ZEXTEND" in from) cards.EXTEND = from.ZEXTEND ?? null;
+  if ("ZPCOUNT" in from || !isPrimary) cards.PCOUNT = from.ZPCOUNT ?? 0;
+  if ("ZGCOUNT" in from || !isPrimary) cards.GCOUNT = from.ZGCOUNT ?? 1;
+  for (const [image, compressed] of RENAMED_AS_IS) {
+    if (compressed in from) cards[image] = from[compressed] ?? null;
+  }
+  for (const [keyword, value] of Object.entries(from)) {
+    if (isTableKeyword(keyword, value)) continue;
+    if (!(keyword in cards)) cards[keyword] = value;
+  }
+  return { cards, comments: table.comments, history: table.history, problems: table.problems };
+}
+
+const RENAMED_AS_IS: ReadonlyArray<readonly [string, string]> = [
+  ["BLOCKED", "ZBLOCKED"],
+  ["CHECKSUM", "ZHECKSUM"],
+  ["DATASUM", "ZDATASUM"],
+];
+
+const TABLE_KEYWORDS = new Set([
+  "XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS", "THEAP", "CHECKSUM", "DATASUM",
+  "ZIMAGE", "ZCMPTYPE", "ZQUANTIZ", "ZDITHER0", "ZMASKCMP", "ZSIMPLE", "ZTENSION", "ZBITPIX", "ZNAXIS",
+  "ZPCOUNT", "ZGCOUNT", "ZEXTEND", "ZBLOCKED", "ZHECKSUM", "ZDATASUM", "ZTHEAP",
+]);
+const INDEXED_TABLE_KEYWORD =
+  /^(?:NAXIS|TTYPE|TFORM|TUNIT|TDIM|TSCAL|TZERO|TNULL|TDISP|TLMIN|TLMAX|TDMIN|TDMAX|ZNAXIS|ZTILE|ZNAME|ZVAL)\d+$/;
+
+function isTableKeyword(keyword: string, value: FitsValue): boolean {
+  if (TABLE_KEYWORDS.has(keyword) || INDEXED_TABLE_KEYWORD.test(keyword)) return true;
+  // astropy drops the table's default name, which names the container rather than the image
+  return keyword === "EXTNAME" && value === "COMPRESSED_IMAGE";
+}
+
+/** After the primary header of a .fz file: skip HDUs until the first with ZIMAGE = T and reconstruct its header. */
+async function readCompressedImageHeader(reader: HduReader, primary: FitsHeader): Promise<FitsHeader> {
+  let header = primary;
+  for (;;) {
+    if (!(await reader.skip(dataLength(header)))) break;
+    if (reader.atEnd) break;
+    header = await reader.readHeader();
+    if (header.cards.ZIMAGE === true) return imageHeaderFromCompressed(header);
+  }
+  primary.problems.push("no tile-compressed image HDU (ZIMAGE = T) after the primary header");
+  return primary;
+}
+
+/** Bytes of data after a header, padded to whole blocks (FITS standard 4.4.1). */
+function dataLength(header: FitsHeader): number {
+  const { BITPIX: bitpix, NAXIS: axes, PCOUNT: pcount = 0, GCOUNT: gcount = 1 } = header.cards;
+  if (typeof bitpix !== "number" || typeof axes !== "number" || axes <= 0) return 0;
+  let elements = 1;
+  for (let axis = 1; axis <= axes; axis++) {
+    const size = header.cards[`NAXIS${axis}`];
+    elements *= typeof size === "number" ? size : 0;
+  }
+  const groups = typeof gcount === "number" ? gcount : 1;
+  const parameters = typeof pcount === "number" ? pcount : 0;
+  const bytes = (Math.abs(bitpix) / 8) * groups * (parameters + elements);
+  return Math.ceil(bytes / BLOCK_LENGTH) * BLOCK_LENGTH;
+}
+
+/** Assembles whole blocks from a chunk stream and hands out one HDU header at a time. */
+class HduReader {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private exhausted = false;
+
+  constructor(private readonly iterator: AsyncIterator<Uint8Array>) {}
+
+  get atEnd(): boolean {
+    return this.exhausted && this.buffered === 0;
+  }
+
+  async readHeader(): Promise<FitsHeader> {
+    const blocks: Uint8Array[] = [];
+    for (;;) {
+      while (this.buffered < BLOCK_LENGTH && (await this.pull()));
+      if (this.buffered === 0) break;
+      const block = this.take(Math.min(BLOCK_LENGTH, this.buffered));
+      blocks.push(block);
+      if (holdsEndCard(block) || block.length < BLOCK_LENGTH) break;
+      if (blocks.length >= MAX_HEADER_BLOCKS) {
+        const header = parseHeaderText(Buffer.concat(blocks));
+        header.problems.push(`no END card in the first ${MAX_HEADER_BLOCKS} blocks: reading stopped`);
+        return header;
+      }
+    }
+    return parseHeaderText(Buffer.concat(blocks));
+  }
+
+  /** Discards n bytes; false if the input ended first. */
+  async skip(bytes: number): Promise<boolean> {
+    let remaining = bytes;
+    while (remaining > 0) {
+      if (this.buffered === 0 && !(await this.pull())) return false;
+      const first = this.chunks[0];
+      if (first === undefined) return false;
+      if (first.length <= remaining) {
+        this.chunks.shift();
+        this.buffered -= first.length;
+        remaining -= first.length;
+      } else {
+        this.chunks[0] = first.subarray(remaining);
+        this.buffered -= remaining;
+        remaining = 0;
+      }
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+
+  private async pull(): Promise<boolean> {
+    if (this.exhausted) return false;
+    const result = await this.iterator.next();
+    if (result.done === true) {
+      this.exhausted = true;
+      return false;
+    }
+    if (result.value.length > 0) {
+      this.chunks.push(result.value);
+      this.buffered += result.value.length;
+    }
+    return true;
+  }
+
+  private take(length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const first = this.chunks[0];
+      if (first === undefined) break;
+      const count = Math.min(first.length, length - filled);
+      out.set(first.subarray(0, count), filled);
+      filled += count;
+      if (count === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(count);
+    }
+    this.buffered -= filled;
+    return out;
+  }
+}
+
+function holdsEndCard(block: Uint8Array): boolean {
+  for (let offset = 0; offset < block.length; offset += CARD_LENGTH) {
+    if (block[offset] !== 69 || block[offset + 1] !== 78 || block[offset + 2] !== 68) continue;
+    let blank = true;
+    for (let column = 3; column < 8 && offset + column < block.length; column++) {
+      if (block[offset + column] !== SPACE) blank = false;
+    }
+    if (blank) return true;
+  }
+  return false;
+}
+
+/** bzip2 decoding on demand: unbzip2-stream decodes synchronously inside write(), one bzip2 block at a time. */
+async function* bunzip2Chunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const decoder = unbzip2Stream();
+  const output: Buffer[] = [];
+  let failure: unknown = null;
+  decoder.on("data", (chunk: Buffer) => output.push(chunk));
+  decoder.on("error", (error: unknown) => {
+    failure = error;
+  });
+  const invalid = () =>
+    new InvalidInputError(`the file is not valid bzip2 data: ${describe(failure)}`, "compression");
+  try {
+    for await (const chunk of source) {
+      decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      yield* drain(output);
+      if (failure !== null) throw invalid();
+    }
+    decoder.end();
+    yield* drain(output);
+    if (failure !== null) throw invalid();
+  } finally {
+    decoder.destroy();
+  }
+}
+
+function* drain(output: Buffer[]): Generator<Uint8Array> {
+  for (let chunk = output.shift(); chunk !== undefined; chunk = output.shift()) yield chunk;
+}
+
+/** gzip decoding through zlib with stream backpressure, so only a little input is read ahead of the header. */
+async function* gunzipChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  // Errors reach the loop below through the stream iterator; the callback only lets the pipeline complete.
+  const inflated = pipeline(Readable.from(source, { highWaterMark: 1 }), createGunzip(), () => undefined);
+  try {
+    for await (const chunk of inflated) yield chunk as Buffer;
+  } catch (error) {
+    if (isZlibError(error)) {
+      throw new InvalidInputError(`the file is not valid gzip data: ${describe(error)}`, "compression");
+    }
+    throw error;
+  } finally {
+    inflated.destroy();
+  }
+}
+
+function isZlibError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === "string" &&
+    ((error as { code: string }).code.startsWith("Z_"));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Turns cards into typed values; one instance per header. */
+class HeaderBuilder {
+  // A null-prototype dictionary: no "__proto__" trap, and V8 stores 100+ keyed properties faster than in a plain {}.
+  readonly header: FitsHeader = {
+    cards: Object.create(null) as Record<string, FitsValue>,
+    comments: [],
+    history: [],
+    problems: [],
+  };
+  /** The keyword whose string value a following CONTINUE card may extend. */
+  private continuable: string | null = null;
+
+  /** Reads one card (source[start, end)); false once END is reached. */
+  card(source: string, start: number, end: number, number: number): boolean {
+    let keywordEnd = Math.min(start + 8, end);
+    while (keywordEnd > start && source.charCodeAt(keywordEnd - 1) === SPACE) keywordEnd--;
+    if (keywordEnd === start) {
+      this.continuable = null;
+      return true;
+    }
+    const keyword = source.slice(start, keywordEnd);
+    const initial = source.charCodeAt(start);
+    // only END, COMMENT, CONTINUE, HISTORY and HIERARCH are special: skip the string compares for every other card
+    if (initial === 69 || initial === 67 || initial === 72) {
+      switch (keyword) {
+      case "END":
+        return false;
+      case "COMMENT":
+        this.header.comments.push(commentaryText(source, start, end));
+        return true;
+      case "HISTORY":
+        this.header.history.push(commentaryText(source, start, end));
+        return true;
+      case "CONTINUE":
+        this.continueString(source, start + 8, end, number);
+        return true;
+      case "HIERARCH":
+        this.hierarch(source, start + 8, end, number);
+        return true;
+      }
+    }
+    this.continuable = null;
+    if (!isStandardKeyword(source, start, keywordEnd)) {
+      this.problem(number, keyword, "keyword has characters other than A–Z, 0–9, '-' and '_'");
+      return true;
+    }
+    if (source.charCodeAt(start + 8) !== EQUALS || (end > start + 9 && source.charCodeAt(start + 9) !== SPACE)) {
+      this.problem(number, keyword, "no value indicator '= ' in columns 9–10");
+      return true;
+    }
+    this.keep(keyword, source, start + 10, end, number);
+    return true;
+  }
+
+  private keep(keyword: string, source: string, from: number, end: number, number: number): void {
+    const value = parseValue(source, from, end);
+    if (value instanceof ValueProblem) {
+      this.problem(number, keyword, value.reason);
+      return;
+    }
+    if (this.header.cards[keyword] !== undefined) {
+      this.problem(number, keyword, "repeated keyword; the first value is kept");
+      return;
+    }
+    this.header.cards[keyword] = value;
+    this.continuable = typeof value === "string" ? keyword : null;
+  }
+
+  private hierarch(source: string, from: number, end: number, number: number): void {
+    this.continuable = null;
+    const equals = source.indexOf("=", from);
+    if (equals < 0 || equals >= end) {
+      this.problem(number, "HIERARCH", "no '=' after the HIERARCH keyword");
+      return;
+    }
+    const keyword = source.slice(from, equals).trim().split(/\s+/).join(" ");
+    if (keyword.length === 0) {
+      this.problem(number, "HIERARCH", "empty HIERARCH keyword");
+      return;
+    }
+    this.keep(keyword, source, equals + 1, end, number);
+  }
+
+  private continueString(source: string, from: number, end: number, number: number): void {
+    const keyword = this.continuable;
+    const previous = keyword === null ? undefined : this.header.cards[keyword];
+    if (keyword === null || typeof previous !== "string" || !previous.endsWith("&")) {
+      this.problem(number, "CONTINUE", "no preceding string value ending in '&' to continue");
+      return;
+    }
+    const value = parseValue(source, from, end);
+    if (typeof value !== "string") {
+      this.problem(number, "CONTINUE", value instanceof ValueProblem ? value.reason : "value is not a string");
+      return;
+    }
+    this.header.cards[keyword] = previous.slice(0, -1) + value;
+  }
+
+  private problem(number: number, keyword: string, reason: string): void {
+    this.header.problems.push(`card ${number} (${keyword}): ${reason}`);
+  }
+}
+
+class ValueProblem {
+  constructor(readonly reason: string) {}
+}
+
+function commentaryText(source: string, start: number, end: number): string {
+  let last = end;
+  while (last > start + 8 && source.charCodeAt(last - 1) === SPACE) last--;
+  return start + 8 < last ? source.slice(start + 8, last) : "";
+}
+
+function isStandardKeyword(source: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = source.charCodeAt(i);
+    const ok = (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 95;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** A fixed- or free-format value starting at `from`, ending at '/' (comment) or the card's end. */
+function parseValue(source: string, from: number, end: number): FitsValue | ValueProblem {
+  let i = from;
+  while (i < end && source.charCodeAt(i) === SPACE) i++;
+  if (i >= end) return null;
+  const first = source.charCodeAt(i);
+  if (first === SLASH) return null;
+  if (first === QUOTE) return parseString(source, i + 1, end);
+  let last = i;
+  while (last < end && source.charCodeAt(last) !== SLASH) last++;
+  while (last > i && source.charCodeAt(last - 1) === SPACE) last--;
+  if (last - i === 1) {
+    if (first === 84) return true;
+    if (first === 70) return false;
+  }
+  const shape = numberShape(source, i, last);
+  if (shape === NUMBER_INTEGER || shape === NUMBER_FLOAT) {
+    const exact = exactDecimal(source, i, last);
+    if (!Number.isNaN(exact)) return exact;
+  }
+  if (shape !== NOT_A_NUMBER) {
+    const token = source.slice(i, last);
+    const value = Number(shape === NUMBER_D_EXPONENT ? token.replace(/[dD]/, "e") : token);
+    return Number.isFinite(value) ? value : new ValueProblem(`number ${token} is out of range`);
+  }
+  if (first === 40 && source.charCodeAt(last - 1) === 41) return source.slice(i, last);
+  return new ValueProblem(`unparsable value ${JSON.stringify(source.slice(i, last))}`);
+}
+
+function parseString(source: string, from: number, end: number): string | ValueProblem {
+  let text = "";
+  let segment = from;
+  for (;;) {
+    const quote = source.indexOf("'", segment);
+    if (quote < 0 || quote >= end) return new ValueProblem("string value has no closing quote");
+    if (quote + 1 < end && source.charCodeAt(quote + 1) === QUOTE) {
+      text += source.slice(segment, quote + 1);
+      segment = quote + 2;
+      continue;
+    }
+    let last = quote;
+    if (text.length === 0) {
+      while (last > segment && source.charCodeAt(last - 1) === SPACE) last--;
+      return source.slice(segment, last);
+    }
+    return (text + source.slice(segment, quote)).trimEnd();
+  }
+}
+
+const NOT_A_NUMBER = 0;
+const NUMBER_INTEGER = 1;
+const NUMBER_FLOAT = 2;
+const NUMBER_D_EXPONENT = 3;
+
+const EXACT_POWERS_OF_TEN = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * [sign] digits [. digits] without exponent, converted by char scan when the digits fit in 2^53 and the scale is a
+ * power of ten up to 1e15: one correctly rounded division (Clinger's fast path), so equal to Number(); otherwise NaN.
+ */
+function exactDecimal(source: string, start: number, end: number): number {
+  let i = start;
+  let negative = false;
+  let c = source.charCodeAt(i);
+  if (c === 43 || c === 45) {
+    negative = c === 45;
+    i++;
+  }
+  let mantissa = 0;
+  let scale = -1;
+  let digits = 0;
+  for (; i < end; i++) {
+    c = source.charCodeAt(i);
+    if (c === 46) {
+      scale = 0;
+      continue;
+    }
+    if (c < 48 || c > 57) return Number.NaN;
+    mantissa = mantissa * 10 + (c - 48);
+    if (mantissa !== 0) digits++;
+    if (scale >= 0) scale++;
+  }
+  if (digits > 15 || scale > 15) return Number.NaN;
+  const value = scale > 0 ? mantissa / (EXACT_POWERS_OF_TEN[scale] ?? 1) : mantissa;
+  return negative ? -value : value;
+}
+
+/** Classifies [sign] digits [. digits] [(E|D) [sign] digits] by a char scan, so Number() never sees hex or "Infinity". */
+function numberShape(source: string, start: number, end: number): number {
+  let i = start;
+  let c = source.charCodeAt(i);
+  if (c === 43 || c === 45) c = source.charCodeAt(++i);
+  let digits = 0;
+  while (i < end && c >= 48 && c <= 57) {
+    digits++;
+    c = source.charCodeAt(++i);
+  }
+  let shape = NUMBER_INTEGER;
+  if (i < end && c === 46) {
+    shape = NUMBER_FLOAT;
+    c = source.charCodeAt(++i);
+    while (i < end && c >= 48 && c <= 57) {
+      digits++;
+      c = source.charCodeAt(++i);
+    }
+  }
+  if (digits === 0) return NOT_A_NUMBER;
+  if (i < end && (c === 69 || c === 101 || c === 68 || c === 100)) {
+    shape = c === 68 || c === 100 ? NUMBER_D_EXPONENT : NUMBER_FLOAT;
+    c = source.charCodeAt(++i);
+    if (i < end && (c === 43 || c === 45)) c = source.charCodeAt(++i);
+    let exponentDigits = 0;
+    while (i < end && c >= 48 && c <= 57) {
+      exponentDigits++;
+      c = source.charCodeAt(++i);
+    }
+    if (exponentDigits === 0) return NOT_A_NUMBER;
+  }
+  return i === end ? shape : NOT_A_NUMBER;
+}

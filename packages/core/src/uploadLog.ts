@@ -1,0 +1,102 @@
+import { PutCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { awsClients } from "./aws";
+import { loadConfig } from "./config";
+import { dynamoCall, epochSeconds, tableName } from "./dynamo";
+import { logger } from "./logger";
+import { tables } from "./tables";
+import { normalizeSequencer } from "./s3Events";
+
+/** `recent-uploads-log`: every object that arrives, valid name or not, shown in the frontend's dev tools. */
+export const uploadLogEntrySchema = z.object({
+  site: z.string(),
+  upload_id: z.string(),
+  upload_timestamp_s: z.number(),
+  filename: z.string(),
+  size_bytes: z.number(),
+  s3_directory: z.string(),
+  expires_at: z.number(),
+});
+export type UploadLogEntry = z.infer<typeof uploadLogEntrySchema>;
+
+export interface Upload {
+  /** The decoded object key, e.g. "data/sro-kb001ms-20220629-00010442-EX10.jpg". */
+  key: string;
+  size: number;
+  uploadedAt: Date;
+  sequencer: string;
+}
+
+const SITE_LIKE = /^[a-z0-9]{3,6}$/;
+const ALL_SITES = "all";
+
+/**
+ * The site an upload is filed under. An invalid name is still logged: under its first dash-separated part when that
+ * looks like a site (3–6 lower-case letters or digits), otherwise under the site "unknown".
+ */
+export function uploadLogSite(key: string): string {
+  const fileName = key.slice(key.indexOf("/") + 1);
+  const first = fileName.split("-")[0] ?? "";
+  return SITE_LIKE.test(first) ? first : "unknown";
+}
+
+/** Writes the upload's entry; a repeated delivery writes the same key again, two uploads in one second never share one. */
+export async function logUpload(upload: Upload): Promise<UploadLogEntry> {
+  const slash = upload.key.indexOf("/");
+  const filename = upload.key.slice(slash + 1);
+  const timestampMs = upload.uploadedAt.getTime();
+  const entry: UploadLogEntry = {
+    site: uploadLogSite(upload.key),
+    upload_id: `${String(timestampMs).padStart(13, "0")}#${filename}#${normalizeSequencer(upload.sequencer)}`,
+    upload_timestamp_s: timestampMs / 1000,
+    filename,
+    size_bytes: upload.size,
+    s3_directory: slash > 0 ? upload.key.slice(0, slash) : "",
+    expires_at: epochSeconds(upload.uploadedAt) + Math.round(loadConfig().UPLOAD_LOG_TTL_HOURS * 3600),
+  };
+  await dynamoCall("log an upload", () =>
+    awsClients().dynamo.send(
+      new PutCommand({ TableName: tableName("uploadLog"), Item: { ...entry, log_partition: ALL_SITES } }),
+    ),
+  );
+  return entry;
+}
+
+/** The newest uploads of a site (or of all sites), newest first, none past its expiry. */
+export async function recentUploads(site: string, limit = 100, now = new Date()): Promise<UploadLogEntry[]> {
+  const query: QueryCommandInput =
+    site === ALL_SITES
+      ? {
+          TableName: tableName("uploadLog"),
+          IndexName: tables.uploadLog.globalIndexes[0].indexName,
+          KeyConditionExpression: "log_partition = :p",
+          ExpressionAttributeValues: { ":p": ALL_SITES, ":now": epochSeconds(now) },
+        }
+      : {
+          TableName: tableName("uploadLog"),
+          KeyConditionExpression: "site = :p",
+          ExpressionAttributeValues: { ":p": site, ":now": epochSeconds(now) },
+        };
+  const entries: UploadLogEntry[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamoCall("read the upload log", () =>
+      awsClients().dynamo.send(
+        new QueryCommand({
+          ...query,
+          FilterExpression: "expires_at > :now",
+          ScanIndexForward: false,
+          Limit: limit,
+          ExclusiveStartKey: startKey,
+        }),
+      ),
+    );
+    for (const item of page.Items ?? []) {
+      const parsed = uploadLogEntrySchema.safeParse(item);
+      if (parsed.success) entries.push(parsed.data);
+      else logger.warn("an upload log entry of an unexpected shape is left out", { site, issues: parsed.error.issues });
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey && entries.length < limit);
+  return entries.slice(0, limit);
+}

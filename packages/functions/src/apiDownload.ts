@@ -1,0 +1,4 @@
+import { httpApiHandler } from "./lib/http";
+
+/** POST /download: a presigned GET for one file the bucket holds. */
+export const handler = httpApiHandler();

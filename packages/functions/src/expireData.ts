@@ -1,0 +1,22 @@
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { expirationEntryFromStreamImage, expireEntry } from "@archive/core/expirations";
+import { logger, metrics } from "@archive/core/logger";
+
+/** Stream REMOVE records of data-expiration-tracker (TTL or sweep deletions) → expireEntry; a failure retries its record. */
+const processor = new BatchProcessor(EventType.DynamoDBStreams);
+
+async function expireRecord(record: DynamoDBRecord): Promise<void> {
+  if (record.eventName !== "REMOVE") return;
+  await expireEntry(expirationEntryFromStreamImage(record.dynamodb?.OldImage));
+}
+
+export const handler = middy<DynamoDBStreamEvent>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler((event, context) =>
+    processPartialResponse(event, expireRecord, processor, { context, throwOnFullBatchFailure: false }),
+  );

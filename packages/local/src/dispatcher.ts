@@ -1,0 +1,256 @@
+import type { Context, S3EventRecord, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { z } from "zod";
+import { logger } from "@archive/core/logger";
+import { lambdaContext, newMessage, sqsRecord, type QueuedMessage } from "./lambdaEvents";
+
+/**
+ * What replaces S3 → SQS → Lambda locally: each object-created record goes, by key prefix, onto a queue; a queue
+ * hands its handler small batches of SQS records; records named in batchItemFailures (or a whole batch whose handler
+ * threw) come back after a delay, and after `maxReceiveCount` receives they move to the dead-letter list.
+ */
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+
+export interface QueueDefinition {
+  /** Queue name as the stacks name it (shown in /health and in the dead-letter list). */
+  name: string;
+  /** Object keys (URL-encoded, as in the notification) starting with this prefix go to this queue. */
+  prefix: string;
+  functionName: string;
+  handler: SqsHandler;
+}
+
+export interface DeadLetter {
+  queue: string;
+  messageId: string;
+  /** The decoded object key(s) the message was about, for people reading /dlq. */
+  keys: string[];
+  receiveCount: number;
+  reason: string;
+  failedAt: string;
+  body: string;
+}
+
+export interface QueueStats {
+  name: string;
+  prefix: string;
+  waiting: number;
+  inFlight: number;
+  delivered: number;
+  retried: number;
+  deadLettered: number;
+}
+
+export interface DispatcherOptions {
+  region: string;
+  queues: QueueDefinition[];
+  batchSize?: number;
+  /** How long a queue waits to fill a batch once a message arrives (the event source's batching window). */
+  batchWindowMs?: number;
+  /** Receives before a message is dead-lettered (the redrive policy's maxReceiveCount). */
+  maxReceiveCount?: number;
+  /** Delay before a failed message is visible again; multiplied by its receive count. */
+  retryDelayMs?: number;
+}
+
+interface Waiting {
+  message: QueuedMessage;
+  visibleAt: number;
+}
+
+const keysSchema = z.object({ Records: z.array(z.object({ s3: z.object({ object: z.object({ key: z.string() }) }) })) });
+
+function keysOf(body: string): string[] {
+  try {
+    const parsed = keysSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data.Records.map((record) => decodeURIComponent(record.s3.object.key.replace(/\+/g, " "))) : [];
+  } catch (error) {
+    if (error instanceof SyntaxError || error instanceof URIError) return [];
+    throw error;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+class LocalQueue {
+  readonly waiting: Waiting[] = [];
+  inFlight = 0;
+  delivered = 0;
+  retried = 0;
+  deadLettered = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly definition: QueueDefinition,
+    private readonly options: Required<Omit<DispatcherOptions, "queues">>,
+    private readonly deadLetter: (letter: DeadLetter) => void,
+  ) {}
+
+  enqueue(message: QueuedMessage, delayMs = 0): void {
+    this.waiting.push({ message, visibleAt: Date.now() + delayMs });
+    this.schedule(delayMs > 0 ? delayMs : this.options.batchWindowMs);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped || this.running !== undefined) return;
+    const at = Date.now() + delayMs;
+    if (this.timer !== undefined) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+        this.scheduleNextVisible();
+      });
+    }, delayMs);
+  }
+
+  private scheduleNextVisible(): void {
+    if (this.waiting.length === 0) return;
+    const soonest = Math.min(...this.waiting.map((entry) => entry.visibleAt));
+    this.schedule(Math.max(0, soonest - Date.now()));
+  }
+
+  /** Runs batches until no visible message is left; one batch at a time per queue, like a concurrency of one. */
+  private async drain(): Promise<void> {
+    while (!this.stopped) {
+      const now = Date.now();
+      const batch: QueuedMessage[] = [];
+      for (let index = 0; index < this.waiting.length && batch.length < this.options.batchSize; ) {
+        const entry = this.waiting[index];
+        if (entry !== undefined && entry.visibleAt <= now) {
+          batch.push(entry.message);
+          this.waiting.splice(index, 1);
+        } else {
+          index += 1;
+        }
+      }
+      if (batch.length === 0) return;
+      await this.deliver(batch);
+    }
+  }
+
+  private async deliver(batch: QueuedMessage[]): Promise<void> {
+    const now = Date.now();
+    for (const message of batch) {
+      message.receiveCount += 1;
+      message.firstReceivedAt ??= now;
+    }
+    const { name, functionName, handler } = this.definition;
+    const event: SQSEvent = { Records: batch.map((message) => sqsRecord(message, this.options.region, name)) };
+    this.inFlight = batch.length;
+    let failed: Map<string, string>;
+    try {
+      const response = await handler(event, lambdaContext(functionName));
+      failed = new Map((response?.batchItemFailures ?? []).map((failure) => [failure.itemIdentifier, "reported in batchItemFailures"]));
+    } catch (error) {
+      // A handler that throws fails its whole batch, as the event source mapping treats it.
+      logger.error("handler failed its whole batch", { queue: name, function: functionName, error: describe(error) });
+      failed = new Map(batch.map((message) => [message.messageId, `handler threw ${describe(error)}`]));
+    } finally {
+      this.inFlight = 0;
+    }
+    for (const message of batch) {
+      const reason = failed.get(message.messageId);
+      if (reason === undefined) {
+        this.delivered += 1;
+      } else if (message.receiveCount >= this.options.maxReceiveCount) {
+        this.deadLettered += 1;
+        this.deadLetter({
+          queue: name,
+          messageId: message.messageId,
+          keys: keysOf(message.body),
+          receiveCount: message.receiveCount,
+          reason,
+          failedAt: new Date().toISOString(),
+          body: message.body,
+        });
+      } else {
+        this.retried += 1;
+        this.waiting.push({ message, visibleAt: Date.now() + this.options.retryDelayMs * message.receiveCount });
+      }
+    }
+  }
+
+  stats(): QueueStats {
+    return {
+      name: this.definition.name,
+      prefix: this.definition.prefix,
+      waiting: this.waiting.length,
+      inFlight: this.inFlight,
+      delivered: this.delivered,
+      retried: this.retried,
+      deadLettered: this.deadLettered,
+    };
+  }
+
+  /** True when nothing is waiting or running. */
+  idle(): boolean {
+    return this.waiting.length === 0 && this.running === undefined && this.timer === undefined;
+  }
+
+  /** Stops taking batches and waits for the one running, so handlers never see closed services. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
+export interface Dispatcher {
+  /** One S3 notification record (already in the real shape), routed by its key's prefix; false when no queue takes it. */
+  dispatch(record: S3EventRecord): boolean;
+  stats(): QueueStats[];
+  deadLetters(): DeadLetter[];
+  /** Resolves once every queue is empty and no handler runs (tests wait for it after uploading). */
+  whenIdle(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const settings = {
+    region: options.region,
+    batchSize: options.batchSize ?? 5,
+    batchWindowMs: options.batchWindowMs ?? 100,
+    maxReceiveCount: options.maxReceiveCount ?? 3,
+    retryDelayMs: options.retryDelayMs ?? 1000,
+  };
+  const letters: DeadLetter[] = [];
+  const queues = options.queues.map(
+    (definition) =>
+      new LocalQueue(definition, settings, (letter) => {
+        letters.push(letter);
+        logger.error("message moved to the dead-letter list", { queue: letter.queue, keys: letter.keys, reason: letter.reason });
+      }),
+  );
+
+  return {
+    dispatch(record) {
+      const queue = queues.find((candidate) => record.s3.object.key.startsWith(candidate.definition.prefix));
+      if (!queue) return false;
+      // S3 sends one record per message to SQS.
+      queue.enqueue(newMessage(JSON.stringify({ Records: [record] })));
+      return true;
+    },
+    stats: () => queues.map((queue) => queue.stats()),
+    deadLetters: () => [...letters],
+    async whenIdle(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!queues.every((queue) => queue.idle())) {
+        if (Date.now() > deadline) throw new Error(`the dispatcher did not become idle within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async stop() {
+      await Promise.all(queues.map((queue) => queue.stop()));
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { fileURLToPath } from "node:url";
+import { errorResponse, handleApiRequest, type ApiRequest } from "@archive/core/httpApi";
+import { logger } from "@archive/core/logger";
+import type { NoticeStream } from "./noticeStream";
+
+/**
+ * The local archive's one HTTP port: the API (a thin adapter over core's route table, so every route is the one
+ * deployed), `/health`, `/dlq`, the dashboard's static files, and WebSocket upgrades for `/stream`.
+ */
+export interface LocalHttpOptions {
+  health(): unknown;
+  deadLetters(): unknown;
+  stream: NoticeStream;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const dashboardDirectory = fileURLToPath(new URL("./dashboard/", import.meta.url));
+const DASHBOARD_FILES: Readonly<Record<string, { file: string; type: string }>> = {
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/index.html": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/dashboard.css": { file: "dashboard.css", type: "text/css; charset=utf-8" },
+  "/dashboard.js": { file: "dashboard.js", type: "text/javascript; charset=utf-8" },
+};
+
+class BodyTooLarge extends Error {}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge(`request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function headersOf(request: IncomingMessage): Record<string, string | undefined> {
+  return Object.fromEntries(
+    Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), Array.isArray(value) ? value.join(", ") : value]),
+  );
+}
+
+function sendJson(response: ServerResponse, status: number, value: unknown): void {
+  response.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  response.end(JSON.stringify(value, null, 2));
+}
+
+async function answer(request: IncomingMessage, response: ServerResponse, options: LocalHttpOptions): Promise<void> {
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const method = (request.method ?? "GET").toUpperCase();
+  if (method === "GET" && url.pathname === "/health") return sendJson(response, 200, options.health());
+  if (method === "GET" && url.pathname === "/dlq") return sendJson(response, 200, options.deadLetters());
+  const asset = method === "GET" ? DASHBOARD_FILES[url.pathname] : undefined;
+  if (asset) {
+    response.writeHead(200, { "content-type": asset.type, "cache-control": "no-cache" });
+    response.end(await readFile(`${dashboardDirectory}${asset.file}`));
+    return;
+  }
+  const requestId = randomUUID();
+  let body: string;
+  try {
+    body = await readBody(request);
+  } catch (error) {
+    if (!(error instanceof BodyTooLarge)) throw error;
+    logger.info("request body too large", { path: url.pathname });
+    return sendJson(response, 413, { error: "payload_too_large", message: error.message });
+  }
+  const apiRequest: ApiRequest = {
+    method,
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams.entries()),
+    headers: headersOf(request),
+    body: body === "" ? undefined : body,
+    requestId,
+  };
+  const reply = await handleApiRequest(apiRequest).catch((error: unknown) => errorResponse(error, requestId));
+  response.writeHead(reply.status, reply.headers);
+  response.end(reply.body);
+}
+
+export function createLocalHttpServer(options: LocalHttpOptions): Server {
+  const server = createServer((request, response) => {
+    answer(request, response, options).catch((error: unknown) => {
+      logger.error("the local HTTP server failed a request", { url: request.url, error: error instanceof Error ? error : String(error) });
+      if (!response.headersSent) sendJson(response, 500, { error: "internal" });
+      else response.destroy();
+    });
+  });
+  server.on("upgrade", (request: IncomingMessage, socket, head: Buffer) => {
+    if (!options.stream.handleUpgrade(request, socket, head)) {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+    }
+  });
+  return server;
+}

@@ -1,0 +1,110 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import S3rver from "s3rver";
+import { z } from "zod";
+import { logger } from "@archive/core/logger";
+
+/** s3rver's notification, reshaped as real S3 sends it: keys URL-encoded ('+' for a space). */
+export interface LocalS3Notification {
+  Records: {
+    eventVersion: string;
+    eventSource: "aws:s3";
+    awsRegion: string;
+    eventTime: string;
+    eventName: string;
+    s3: {
+      s3SchemaVersion: string;
+      bucket: { name: string; arn: string };
+      object: { key: string; size?: number; eTag?: string; sequencer: string };
+    };
+  }[];
+}
+
+export interface LocalS3Server {
+  endpoint: string;
+  bucket: string;
+  directory: string;
+  /** Every object written through the server's API, as S3 would notify it. Returns an unsubscribe function. */
+  onNotification(listener: (notification: LocalS3Notification) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface LocalS3Options {
+  bucket: string;
+  /** Where objects are kept; a fresh temporary directory (removed on close) when not given. */
+  directory?: string;
+  port?: number;
+}
+
+const s3rverEventSchema = z.object({
+  Records: z.array(
+    z.object({
+      eventVersion: z.string(),
+      awsRegion: z.string(),
+      eventTime: z.string(),
+      eventName: z.string(),
+      s3: z.object({
+        s3SchemaVersion: z.string(),
+        bucket: z.object({ name: z.string(), arn: z.string() }),
+        object: z.object({
+          key: z.string(),
+          size: z.number().optional(),
+          eTag: z.string().optional(),
+          sequencer: z.string(),
+        }),
+      }),
+    }),
+  ),
+});
+
+/** S3 URL-encodes keys in notifications the way HTML forms do: a space becomes '+'. */
+export function encodeS3EventKey(key: string): string {
+  return encodeURIComponent(key).replace(/%20/g, "+").replace(/%2F/g, "/");
+}
+
+/** Starts s3rver on 127.0.0.1 (a free port unless given) with the bucket created. */
+export async function startS3Server(options: LocalS3Options): Promise<LocalS3Server> {
+  const ownsDirectory = options.directory === undefined;
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), "archive-s3-")));
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: options.port ?? 0,
+    silent: true,
+    directory,
+    vhostBuckets: false,
+    allowMismatchedSignatures: true,
+    configureBuckets: [{ name: options.bucket }],
+  });
+  const address = await server.run();
+  const listeners = new Set<(notification: LocalS3Notification) => void>();
+  server.on("event", (event: unknown) => {
+    const parsed = s3rverEventSchema.safeParse(event);
+    if (!parsed.success) {
+      logger.error("s3rver sent an event of an unknown shape", { issues: parsed.error.issues });
+      return;
+    }
+    const notification: LocalS3Notification = {
+      Records: parsed.data.Records.map((record) => ({
+        ...record,
+        eventSource: "aws:s3",
+        s3: { ...record.s3, object: { ...record.s3.object, key: encodeS3EventKey(record.s3.object.key) } },
+      })),
+    };
+    for (const listener of listeners) listener(notification);
+  });
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    bucket: options.bucket,
+    directory,
+    onNotification(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      listeners.clear();
+      await server.close();
+      if (ownsDirectory) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}

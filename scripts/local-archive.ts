@@ -1,0 +1,85 @@
+/**
+ * `npm start`: the whole archive on this machine (see docs/local.md). Reads only its own variables here; the archive's
+ * configuration is set by startLocalArchive for the handlers it runs.
+ */
+import { resolve } from "node:path";
+
+const { env } = process;
+// Handlers log every record as JSON; a person at a terminal wants warnings and errors unless they ask for more.
+env.POWERTOOLS_LOG_LEVEL ??= env.LOG_LEVEL ?? "WARN";
+// CloudWatch metrics (EMF lines on stdout) mean nothing on a laptop.
+env.POWERTOOLS_METRICS_DISABLED ??= "true";
+
+const { startLocalArchive } = await import("@archive/local/archive");
+const { PortInUseError, portFromEnv } = await import("@archive/local/ports");
+
+function fail(message: string): never {
+  process.stderr.write(`\nnpm start: ${message}\n`);
+  process.exit(1);
+}
+
+let archive: Awaited<ReturnType<typeof startLocalArchive>>;
+try {
+  const port = portFromEnv(env.PORT, "PORT") ?? 3000;
+  const s3 = portFromEnv(env.ARCHIVE_S3_PORT, "ARCHIVE_S3_PORT");
+  const dynamodb = portFromEnv(env.ARCHIVE_DYNAMODB_PORT, "ARCHIVE_DYNAMODB_PORT");
+  const sqs = portFromEnv(env.ARCHIVE_SQS_PORT, "ARCHIVE_SQS_PORT");
+  const postgres = portFromEnv(env.ARCHIVE_POSTGRES_PORT, "ARCHIVE_POSTGRES_PORT");
+  process.stdout.write("starting the local archive…\n");
+  archive = await startLocalArchive({
+    port,
+    ports: { ...(s3 ? { s3 } : {}), ...(dynamodb ? { dynamodb } : {}), ...(sqs ? { sqs } : {}), ...(postgres ? { postgres } : {}) },
+    stateDir: resolve(env.ARCHIVE_STATE_DIR ?? ".archive"),
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+  });
+} catch (error) {
+  if (error instanceof PortInUseError || error instanceof RangeError) fail(error.message);
+  throw error;
+}
+
+const health = archive.health();
+const { ports } = archive;
+const lines = [
+  "",
+  `Local archive running. State: ${health.stateDir}`,
+  `  dashboard     ${archive.url}/`,
+  `  API           ${archive.url}  (the deployed routes: POST /upload, GET /recentuploads, /{site}/latest_images/{n}, …)`,
+  `  live notices  ${health.stream}  (optionally ?site=tst)`,
+  `  health        ${archive.url}/health    dead letters ${archive.url}/dlq`,
+  `  S3            ${health.s3.endpoint}  bucket ${health.s3.bucket}, region ${health.s3.region}, keys ${health.s3.accessKeyId} / ${health.s3.secretAccessKey}`,
+  `  DynamoDB      ${health.dynamodb.endpoint}  tables ${Object.values(health.dynamodb.tables).join(", ")}`,
+  health.database === "embedded"
+    ? `  Postgres      embedded (PGlite), ${archive.databaseUrl}`
+    : "  Postgres      the server named by DATABASE_URL (migrated to the latest schema)",
+  `  SQS stand-in  http://127.0.0.1:${ports.sqs} (the datastream queue)`,
+  "",
+  `NOTE: local mode accepts anonymous uploads (ALLOW_ANONYMOUS_UPLOADS=true): anything that reaches port ${ports.api} can upload.`,
+  "",
+  `Try it: npx archive demo     then open ${archive.url}/     Stop: Ctrl-C`,
+  "",
+  `GET /health: ${JSON.stringify({ status: health.status, s3: health.s3, dynamodb: health.dynamodb, database: health.database })}`,
+  "",
+];
+process.stdout.write(lines.join("\n"));
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) {
+    process.stderr.write("stopping now, without waiting\n");
+    process.exit(1);
+  }
+  stopping = true;
+  process.stdout.write(`\n${signal}: stopping (finishing running handlers, flushing Postgres)…\n`);
+  archive
+    .stop()
+    .then(() => {
+      process.stdout.write("stopped; state kept for next time.\n");
+      process.exit(0);
+    })
+    .catch((error: unknown) => {
+      process.stderr.write(`could not stop cleanly: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    });
+};
+process.on("SIGINT", () => shutdown("SIGINT"));
+process.on("SIGTERM", () => shutdown("SIGTERM"));

@@ -1,0 +1,99 @@
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Api as HttpApi, use, type StackContext } from "sst/constructs";
+import { alarmOnFunction } from "./alarms";
+import { Database } from "./Database";
+import { archiveFunction } from "./functions";
+import { Monitoring } from "./Monitoring";
+import { tableActions, tableStatement } from "./permissions";
+import { Storage } from "./Storage";
+
+/** The HTTP API sites and the frontend call: presigned uploads (site token required) and the read endpoints. */
+export function Api({ stack }: StackContext) {
+  const { bucket, tables, environment, config } = use(Storage);
+  const { database, migrations } = use(Database);
+  const { alarmTopic } = use(Monitoring);
+  const retainLogs = config.retainData;
+  const objects = (...prefixes: string[]) => prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
+
+  const authorizer = archiveFunction(stack, "Authorizer", {
+    handler: "authorizer",
+    memorySize: 256,
+    timeoutSeconds: 5,
+    environment,
+    retainLogs,
+    statements: [new PolicyStatement({ actions: ["dynamodb:GetItem"], resources: [tables.siteTokens.tableArn] })],
+  });
+
+  const apiUpload = archiveFunction(stack, "ApiUpload", {
+    handler: "apiUpload",
+    memorySize: 512,
+    timeoutSeconds: 10,
+    environment,
+    database,
+    retainLogs,
+    statements: [
+      // A presigned POST carries the signer's rights: only new objects under the three ingest prefixes.
+      new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("data/", "info-images/", "allsky/") }),
+      tableStatement(tableActions.write, tables.infoImages),
+    ],
+  });
+
+  const apiReads = archiveFunction(stack, "ApiReads", {
+    handler: "apiReads",
+    memorySize: 512,
+    timeoutSeconds: 10,
+    environment,
+    database,
+    retainLogs,
+    statements: [
+      // Presigned GETs for the jpgs and fits files the read endpoints return.
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/", "allsky/") }),
+      tableStatement(tableActions.read, tables.uploadLog, tables.infoImages, tables.allsky),
+    ],
+  });
+
+  const apiDownload = archiveFunction(stack, "ApiDownload", {
+    handler: "apiDownload",
+    memorySize: 256,
+    timeoutSeconds: 10,
+    environment,
+    retainLogs,
+    statements: [
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/", "downloads/") }),
+    ],
+  });
+
+  for (const fn of [apiUpload, apiReads]) fn.node.addDependency(migrations);
+
+  const api = new HttpApi(stack, "Api", {
+    authorizers: {
+      site: {
+        type: "lambda",
+        function: authorizer,
+        responseTypes: ["simple"],
+        identitySource: ["$request.header.Authorization"],
+        resultsCacheTtl: "300 seconds",
+      },
+    },
+    cors: {
+      allowOrigins: config.corsOrigins,
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["Authorization", "Content-Type"],
+      maxAge: "1 day",
+    },
+    routes: {
+      // With anonymous uploads on, requests without a token must reach the handler, which decides.
+      "POST /upload": { function: apiUpload, authorizer: config.allowAnonymousUploads ? "none" : "site" },
+      "POST /download": apiDownload,
+      "GET /recentuploads": apiReads,
+      "GET /infoimage/{site}/{channel}": apiReads,
+      "GET /{site}/latest_images/{n}": apiReads,
+      "GET /image/{base_filename}": apiReads,
+      "GET /fitsheader/{base_filename}": apiReads,
+    },
+  });
+
+  for (const fn of [authorizer, apiUpload, apiReads, apiDownload]) alarmOnFunction(stack, fn.id, fn, alarmTopic);
+  stack.addOutputs({ ApiUrl: api.url });
+  return { api };
+}

@@ -1,0 +1,141 @@
+import {
+  GatewayVpcEndpointAwsService,
+  InstanceClass,
+  InstanceSize,
+  InstanceType,
+  InterfaceVpcEndpointAwsService,
+  Port,
+  SecurityGroup,
+  SubnetType,
+  Vpc,
+} from "aws-cdk-lib/aws-ec2";
+import {
+  Credentials,
+  DatabaseInstance,
+  DatabaseInstanceEngine,
+  PostgresEngineVersion,
+} from "aws-cdk-lib/aws-rds";
+import { Secret, type ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import { Duration, RemovalPolicy } from "aws-cdk-lib/core";
+import { Script, use, type StackContext } from "sst/constructs";
+import { archiveFunction, type DatabaseAccess } from "./functions";
+import { alarmOnFunction } from "./alarms";
+import { Monitoring } from "./Monitoring";
+import { Storage } from "./Storage";
+import type { DatabaseSetting } from "./stageConfig";
+
+const instanceSizes = {
+  "t4g.micro": InstanceSize.MICRO,
+  "t4g.small": InstanceSize.SMALL,
+  "t4g.medium": InstanceSize.MEDIUM,
+} as const;
+
+interface StageDatabase {
+  access: DatabaseAccess;
+  /** Only when this stage owns the instance. */
+  instance?: DatabaseInstance;
+}
+
+function existingDatabase({ stack }: StackContext, secret: string): StageDatabase {
+  const imported: ISecret = secret.startsWith("arn:")
+    ? Secret.fromSecretCompleteArn(stack, "DatabaseSecret", secret)
+    : Secret.fromSecretNameV2(stack, "DatabaseSecret", secret);
+  // The existing instance is reached as the replaced functions reached it: outside any VPC.
+  return { access: { secret: imported } };
+}
+
+function newDatabase(
+  { stack, app }: StackContext,
+  setting: Extract<DatabaseSetting, { kind: "new" }>,
+  retainData: boolean,
+): StageDatabase {
+  // No NAT: isolated subnets reach S3 and DynamoDB through gateway endpoints, SQS and Secrets Manager through interface ones.
+  const vpc = new Vpc(stack, "Vpc", {
+    availabilityZones: setting.availabilityZones,
+    natGateways: 0,
+    subnetConfiguration: [{ name: "isolated", subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+    gatewayEndpoints: {
+      S3: { service: GatewayVpcEndpointAwsService.S3 },
+      DynamoDB: { service: GatewayVpcEndpointAwsService.DYNAMODB },
+    },
+  });
+  const subnets = { subnetType: SubnetType.PRIVATE_ISOLATED };
+  const functionsGroup = new SecurityGroup(stack, "FunctionsSecurityGroup", {
+    vpc,
+    description: "Lambda functions that use the archive database",
+  });
+  const endpointsGroup = new SecurityGroup(stack, "EndpointsSecurityGroup", {
+    vpc,
+    description: "Interface endpoints the functions call",
+    allowAllOutbound: false,
+  });
+  endpointsGroup.addIngressRule(functionsGroup, Port.tcp(443), "HTTPS from the archive functions");
+  vpc.addInterfaceEndpoint("SqsEndpoint", {
+    service: InterfaceVpcEndpointAwsService.SQS,
+    subnets,
+    securityGroups: [endpointsGroup],
+  });
+  vpc.addInterfaceEndpoint("SecretsManagerEndpoint", {
+    service: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    subnets,
+    securityGroups: [endpointsGroup],
+  });
+
+  const databaseGroup = new SecurityGroup(stack, "DatabaseSecurityGroup", {
+    vpc,
+    description: "The archive Postgres instance",
+    allowAllOutbound: false,
+  });
+  databaseGroup.addIngressRule(functionsGroup, Port.tcp(5432), "Postgres from the archive functions");
+
+  const instance = new DatabaseInstance(stack, "Database", {
+    engine: DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_16 }),
+    instanceType: InstanceType.of(InstanceClass.T4G, instanceSizes[setting.instanceClass]),
+    vpc,
+    vpcSubnets: subnets,
+    securityGroups: [databaseGroup],
+    credentials: Credentials.fromGeneratedSecret("archive", { secretName: `${app.logicalPrefixedName("database")}` }),
+    databaseName: "archive",
+    allocatedStorage: setting.allocatedStorageGiB,
+    maxAllocatedStorage: setting.maxAllocatedStorageGiB,
+    multiAz: setting.multiAz,
+    storageEncrypted: true,
+    publiclyAccessible: false,
+    backupRetention: Duration.days(retainData ? 14 : 1),
+    deletionProtection: retainData,
+    removalPolicy: retainData ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
+  });
+  const secret = instance.secret;
+  if (!secret) throw new Error("the generated database credentials have no secret");
+  return { access: { secret, network: { vpc, subnets, securityGroup: functionsGroup } }, instance };
+}
+
+/** Postgres for the stage, and the migrations that bring its schema up to date on every deploy. */
+export function Database(ctx: StackContext) {
+  const { stack } = ctx;
+  const { environment, config } = use(Storage);
+  const { alarmTopic } = use(Monitoring);
+  const setting = config.database;
+  const { access: database, instance } =
+    setting.kind === "new" ? newDatabase(ctx, setting, config.retainData) : existingDatabase(ctx, setting.secret);
+
+  const migrate = archiveFunction(stack, "Migrate", {
+    handler: "migrate",
+    memorySize: 512,
+    timeoutSeconds: 300,
+    environment,
+    statements: [],
+    database,
+    retainLogs: config.retainData,
+  });
+  // onCreate and onUpdate: every deploy migrates to latest before the stacks with the new functions update.
+  const migrations = new Script(stack, "Migrations", { onCreate: migrate, onUpdate: migrate });
+  if (instance) migrations.node.addDependency(instance);
+  alarmOnFunction(stack, "Migrate", migrate, alarmTopic);
+
+  stack.addOutputs({
+    DatabaseSecretArn: database.secret.secretArn,
+    ...(instance ? { DatabaseEndpoint: instance.dbInstanceEndpointAddress } : {}),
+  });
+  return { database, migrations };
+}

@@ -1,0 +1,199 @@
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
+import { DynamoEventSource, SqsDlq, SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { Bucket, EventType } from "aws-cdk-lib/aws-s3";
+import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Duration } from "aws-cdk-lib/core";
+import { use, type Function, type StackContext } from "sst/constructs";
+import { alarmOnDeadLetters, alarmOnFunction } from "./alarms";
+import { Database } from "./Database";
+import { archiveFunction } from "./functions";
+import { tableActions, tableStatement } from "./permissions";
+import { Monitoring } from "./Monitoring";
+import { sharpLayer } from "./sharpLayer";
+import { Storage } from "./Storage";
+
+const INGEST_TIMEOUT_SECONDS = 60;
+
+/** S3 → SQS → Lambda for each prefix, the expiration stream and sweep, and their dead-letter queues. */
+export function Ingest({ stack }: StackContext) {
+  const { bucket: storedBucket, tables, datastreamQueue, environment, config } = use(Storage);
+  const { database, migrations } = use(Database);
+  const { alarmTopic } = use(Monitoring);
+  // A reference in this stack: the notification resource lands here (no cycle with Storage), and is additive
+  // ("unmanaged"), so it leaves other notifications on an existing bucket alone.
+  const bucket = Bucket.fromBucketName(stack, "NotifyingBucket", storedBucket.bucketName);
+  const layer = sharpLayer(stack);
+  const retainLogs = config.retainData;
+
+  const objects = (...prefixes: string[]) => prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
+  const sendNotices = new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [datastreamQueue.queueArn] });
+
+  /** A queue fed by object-created notifications under one prefix, drained by one function. */
+  const prefixQueue = (id: string, prefix: string, fn: Function, maxConcurrency: number) => {
+    const deadLetters = new Queue(stack, `${id}DeadLetterQueue`, {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const queue = new Queue(stack, `${id}Queue`, {
+      // AWS's guidance for Lambda consumers: six times the function timeout, so retries never overlap a running batch.
+      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT_SECONDS * 6),
+      retentionPeriod: Duration.days(4),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
+    });
+    bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(queue), { prefix });
+    fn.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(1),
+        reportBatchItemFailures: true,
+        maxConcurrency,
+      }),
+    );
+    alarmOnDeadLetters(stack, `${id}DeadLetterQueue`, deadLetters, alarmTopic);
+    return { queue, deadLetters };
+  };
+
+  const ingestData = archiveFunction(stack, "IngestData", {
+    handler: "ingestData",
+    // sharp decodes a medium jpg and writes the thumbnail; more memory is also more CPU.
+    memorySize: 1024,
+    timeoutSeconds: INGEST_TIMEOUT_SECONDS,
+    environment,
+    database,
+    sharp: layer,
+    retainLogs,
+    statements: [
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/") }),
+      // Thumbnails (…-EX11.jpg) are written next to their exposure.
+      new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("data/") }),
+      tableStatement(tableActions.write, tables.uploadLog, tables.expirations, tables.objectDeliveries),
+      sendNotices,
+    ],
+  });
+  const data = prefixQueue("Data", "data/", ingestData, config.ingestDataConcurrency);
+
+  const ingestInfoImages = archiveFunction(stack, "IngestInfoImages", {
+    handler: "ingestInfoImages",
+    memorySize: 1024,
+    timeoutSeconds: INGEST_TIMEOUT_SECONDS,
+    environment,
+    sharp: layer,
+    retainLogs,
+    statements: [
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("info-images/") }),
+      tableStatement(
+        tableActions.write,
+        tables.infoImages,
+        tables.uploadLog,
+        tables.expirations,
+        tables.objectDeliveries,
+      ),
+      sendNotices,
+    ],
+  });
+  const infoImages = prefixQueue("InfoImages", "info-images/", ingestInfoImages, config.consumerConcurrency);
+
+  const ingestAllsky = archiveFunction(stack, "IngestAllsky", {
+    handler: "ingestAllsky",
+    memorySize: 1024,
+    timeoutSeconds: INGEST_TIMEOUT_SECONDS,
+    environment,
+    sharp: layer,
+    retainLogs,
+    statements: [
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("allsky/") }),
+      tableStatement(tableActions.write, tables.allsky, tables.uploadLog, tables.objectDeliveries),
+      sendNotices,
+    ],
+  });
+  const allsky = prefixQueue("Allsky", "allsky/", ingestAllsky, config.consumerConcurrency);
+
+  // Deleting an exposure lists its objects under data/ (or info-images/) by base filename, then deletes them.
+  const deleteExposures = [
+    new PolicyStatement({ actions: ["s3:DeleteObject"], resources: objects("data/", "info-images/") }),
+    new PolicyStatement({
+      actions: ["s3:ListBucket"],
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { "s3:prefix": ["data/*", "info-images/*"] } },
+    }),
+  ];
+
+  const expireData = archiveFunction(stack, "ExpireData", {
+    handler: "expireData",
+    memorySize: 512,
+    timeoutSeconds: 60,
+    environment,
+    database,
+    retainLogs,
+    statements: [...deleteExposures, tableStatement(tableActions.write, tables.infoImages)],
+  });
+  const expirationDeadLetters = new Queue(stack, "ExpirationDeadLetterQueue", {
+    retentionPeriod: Duration.days(14),
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+  });
+  expireData.addEventSource(
+    new DynamoEventSource(tables.expirations, {
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      bisectBatchOnError: true,
+      retryAttempts: 5,
+      maxRecordAge: Duration.hours(24),
+      onFailure: new SqsDlq(expirationDeadLetters),
+      // Only deletions by DynamoDB's TTL expire data: a person deleting a tracker entry cancels an expiration.
+      filters: [
+        FilterCriteria.filter({
+          eventName: FilterRule.isEqual("REMOVE"),
+          userIdentity: { type: FilterRule.isEqual("Service"), principalId: FilterRule.isEqual("dynamodb.amazonaws.com") },
+        }),
+      ],
+    }),
+  );
+  alarmOnDeadLetters(stack, "ExpirationDeadLetterQueue", expirationDeadLetters, alarmTopic);
+
+  const sweepExpirations = archiveFunction(stack, "SweepExpirations", {
+    handler: "sweepExpirations",
+    memorySize: 512,
+    // Less than the schedule's period, so two sweeps never overlap.
+    timeoutSeconds: 50,
+    environment,
+    database,
+    retainLogs,
+    statements: [
+      ...deleteExposures,
+      tableStatement(tableActions.write, tables.infoImages),
+      // TTL deletes up to days late: the sweep finds due entries by the by-due-time index and removes them itself.
+      tableStatement(["dynamodb:Query", "dynamodb:DeleteItem"], tables.expirations),
+    ],
+  });
+  new Rule(stack, "SweepSchedule", {
+    description: "Expire due data without waiting for DynamoDB's TTL deletion",
+    schedule: Schedule.rate(Duration.minutes(1)),
+    targets: [new LambdaFunction(sweepExpirations, { retryAttempts: 0 })],
+  });
+
+  for (const fn of [ingestData, ingestInfoImages, ingestAllsky, expireData, sweepExpirations]) {
+    // New code takes events only after the schema it expects exists.
+    fn.node.addDependency(migrations);
+    alarmOnFunction(stack, fn.id, fn, alarmTopic);
+  }
+
+  stack.addOutputs({
+    DataQueueUrl: data.queue.queueUrl,
+    DataDeadLetterQueueUrl: data.deadLetters.queueUrl,
+    InfoImagesQueueUrl: infoImages.queue.queueUrl,
+    InfoImagesDeadLetterQueueUrl: infoImages.deadLetters.queueUrl,
+    AllskyQueueUrl: allsky.queue.queueUrl,
+    AllskyDeadLetterQueueUrl: allsky.deadLetters.queueUrl,
+    ExpirationDeadLetterQueueUrl: expirationDeadLetters.queueUrl,
+  });
+  return { sharpLayer: layer };
+}

@@ -1,0 +1,68 @@
+import type { ISecurityGroup, IVpc, SubnetSelection } from "aws-cdk-lib/aws-ec2";
+import type { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import type { ILayerVersion } from "aws-cdk-lib/aws-lambda";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import { RemovalPolicy } from "aws-cdk-lib/core";
+import { Function, type Stack } from "sst/constructs";
+import type { ArchiveConfig } from "../packages/core/src/config";
+
+/** How a function reaches Postgres: its secret, and the VPC when the database is private to one. */
+export interface DatabaseAccess {
+  secret: ISecret;
+  network?: { vpc: IVpc; subnets: SubnetSelection; securityGroup: ISecurityGroup };
+}
+
+/** Every variable is a key of configSchema: the compiler holds stacks and handlers to the same names. */
+export type ArchiveEnvironment = { [K in keyof ArchiveConfig]?: string };
+
+export interface ArchiveFunctionProps {
+  /** File name under packages/functions/src, without extension. */
+  handler: string;
+  memorySize: number;
+  timeoutSeconds: number;
+  environment: ArchiveEnvironment;
+  /** Exactly what the function does, as IAM statements: nothing is granted by default. */
+  statements: PolicyStatement[];
+  /** Functions that open a Postgres connection run in the database's VPC and may read its secret. */
+  database?: DatabaseAccess;
+  sharp?: ILayerVersion;
+  retainLogs: boolean;
+}
+
+export const FUNCTIONS_DIR = "packages/functions/src";
+
+/** One Lambda function of the archive: Node 22 on arm64, ESM, its own log group, only the statements it is given. */
+export function archiveFunction(stack: Stack, id: string, props: ArchiveFunctionProps): Function {
+  const logGroup = new LogGroup(stack, `${id}Logs`, {
+    retention: RetentionDays.ONE_MONTH,
+    removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+  const network = props.database?.network;
+  const fn = new Function(stack, id, {
+    handler: `${FUNCTIONS_DIR}/${props.handler}.handler`,
+    runtime: "nodejs22.x",
+    architecture: "arm_64",
+    memorySize: props.memorySize,
+    timeout: props.timeoutSeconds,
+    // X-Ray would need a "*" resource grant and a VPC endpoint; logs and metrics carry the traces we use.
+    tracing: "disabled",
+    logGroup,
+    environment: {
+      ...props.environment,
+      ...(props.database ? { DATABASE_SECRET_ARN: props.database.secret.secretArn, DATABASE_POOL_SIZE: "1" } : {}),
+    },
+    nodejs: {
+      format: "esm",
+      // sharp comes from the layer (linux-arm64 binaries); pg-native is an optional require pg never makes here.
+      esbuild: { external: ["sharp", "pg-native"] },
+      sourcemap: false,
+    },
+    layers: props.sharp ? [props.sharp] : [],
+    ...(network ? { vpc: network.vpc, vpcSubnets: network.subnets, securityGroups: [network.securityGroup] } : {}),
+  });
+  fn.attachPermissions(props.statements);
+  // GetSecretValue and DescribeSecret on this secret only (with the name-suffix wildcard when imported by name).
+  props.database?.secret.grantRead(fn);
+  return fn;
+}

@@ -1,0 +1,113 @@
+import { createServer, type Server } from "node:net";
+import { QueryCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uploadDemo } from "@archive/cli/commands";
+import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
+import { findFreePortRange, PortInUseError } from "@archive/local/ports";
+import { fetchHealth, listenForNotices, objectExists, tempStateDir, uniqueSite, type NoticeListener } from "./harness";
+
+// The local archive end to end, in this process: the CLI's demo upload goes through the API's presigned POST into
+// s3rver, the dispatcher feeds the same ingest handlers, and the results land in Postgres, S3, DynamoDB and /stream.
+const quiet = { write: () => true };
+
+describe("the local archive", () => {
+  let archive: LocalArchive;
+  let state: Awaited<ReturnType<typeof tempStateDir>>;
+  let notices: NoticeListener;
+  const site = uniqueSite();
+
+  beforeAll(async () => {
+    state = await tempStateDir("e2e");
+    archive = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path });
+    notices = await listenForNotices(archive.url, site);
+  });
+
+  afterAll(async () => {
+    notices?.close();
+    await archive?.stop();
+    await state?.remove();
+  });
+
+  it("publishes its endpoints and credentials on /health", async () => {
+    const health = await fetchHealth(archive.url);
+
+    expect(health.database).toBe("embedded");
+    expect(health.s3).toMatchObject({ bucket: "data-archive-local", region: "us-east-1", accessKeyId: "S3RVER" });
+    expect(health.s3.endpoint).toBe(`http://127.0.0.1:${archive.ports.s3}`);
+    expect(health.dynamodb.tables).toMatchObject({ uploadLog: "recent-uploads-log", expirations: "data-expiration-tracker" });
+  });
+
+  it("turns a demo exposure uploaded with the CLI into a row, a thumbnail, an upload-log entry and a live notice", async () => {
+    const { exposures, outcomes } = await uploadDemo({ api: archive.url, site, count: 1 }, quiet);
+    const base = exposures[0]?.baseFilename ?? "";
+    expect(outcomes.filter((outcome) => outcome.error !== undefined)).toEqual([]);
+
+    const notice = await notices.waitFor((candidate) => candidate.data.base_filename === base);
+    await archive.dispatcher.whenIdle();
+
+    expect(notice).toMatchObject({ topic: "imagedata", site, data: { s3_directory: "data", base_filename: base, site } });
+    const client = new pg.Client({ connectionString: archive.databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        "select site, filter_used, exposure_time, right_ascension, fits_10_exists, jpg_medium_exists, jpg_small_exists from images where base_filename = $1",
+        [base],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ site, fits_10_exists: true, jpg_medium_exists: true, jpg_small_exists: true });
+      expect(typeof rows[0].filter_used).toBe("string");
+      expect(rows[0].exposure_time).toBeGreaterThan(0);
+    } finally {
+      await client.end();
+    }
+    const health = await fetchHealth(archive.url);
+    expect(await objectExists(health, `data/${base}-EX11.jpg`)).toBe(true);
+    const dynamo = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: health.dynamodb.endpoint, region: health.s3.region, credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
+    );
+    const log = await dynamo.send(
+      new QueryCommand({
+        TableName: health.dynamodb.tables.uploadLog,
+        KeyConditionExpression: "site = :site",
+        ExpressionAttributeValues: { ":site": site },
+      }),
+    );
+    dynamo.destroy();
+    expect((log.Items ?? []).map((item) => item.filename)).toEqual(
+      expect.arrayContaining([`${base}-EX01.txt`, `${base}-EX10.fits.bz2`, `${base}-EX10.jpg`, `${base}-EX11.jpg`]),
+    );
+    expect(archive.dispatcher.deadLetters()).toEqual([]);
+  });
+
+  it("serves the uploaded exposure through the same read routes as AWS", async () => {
+    const { exposures } = await uploadDemo({ api: archive.url, site, count: 1 }, quiet);
+    const base = exposures[0]?.baseFilename ?? "";
+    await notices.waitFor((candidate) => candidate.data.base_filename === base);
+    await archive.dispatcher.whenIdle();
+
+    const latest: unknown = await (await fetch(`${archive.url}/${site}/latest_images/10`)).json();
+    const header: unknown = await (await fetch(`${archive.url}/fitsheader/${base}`)).json();
+
+    expect(latest).toEqual(expect.arrayContaining([expect.objectContaining({ base_filename: base, jpg_small_exists: true })]));
+    expect(header).toMatchObject({ INSTRUME: "demo01", SITE: site });
+  });
+
+  it("refuses to start on a port in use and names the port and the variable that moves it", async () => {
+    const base = await findFreePortRange();
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(base + 1, "127.0.0.1", () => resolve()));
+    const other = await tempStateDir("busy");
+    try {
+      const starting = startLocalArchive({ port: base, stateDir: other.path });
+
+      await expect(starting).rejects.toBeInstanceOf(PortInUseError);
+      await expect(starting).rejects.toThrow(`port ${base + 1}`);
+      await expect(starting).rejects.toThrow("ARCHIVE_S3_PORT");
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+      await other.remove();
+    }
+  });
+});

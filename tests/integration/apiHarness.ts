@@ -1,0 +1,151 @@
+import { randomBytes, randomInt } from "node:crypto";
+import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { afterAll, beforeAll } from "vitest";
+import { resetAwsClients } from "@archive/core/aws";
+import { resetConfig } from "@archive/core/config";
+import { closeDatabase } from "@archive/core/db";
+import { presignDownload, presignUpload } from "@archive/core/uploads";
+import type { HttpApiEvent } from "@archive/functions/lib/http";
+import { startDynamoServer, type LocalDynamoServer } from "@archive/local/dynamoServer";
+import { startS3Server, type LocalS3Server } from "@archive/local/s3Server";
+import readFixture from "../fixtures/apigw/read-request.json";
+import { useTestDatabase, type TestDatabase } from "../support/database";
+
+/** The API tests' world: a fresh database, s3rver with the bucket, dynalite with every table, and the env set. */
+export interface ApiServices extends TestDatabase {
+  readonly s3: LocalS3Server;
+  readonly dynamo: LocalDynamoServer;
+}
+
+export const BUCKET = "archive-api-test";
+
+/** Sets one setting for the rest of the file's tests (the config and clients are read again on next use). */
+export function setEnv(values: Record<string, string | undefined>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  resetConfig();
+  resetAwsClients();
+}
+
+export function useApiServices(): ApiServices {
+  const database = useTestDatabase();
+  let s3: LocalS3Server | undefined;
+  let dynamo: LocalDynamoServer | undefined;
+
+  beforeAll(async () => {
+    s3 = await startS3Server({ bucket: BUCKET });
+    dynamo = await startDynamoServer();
+    setEnv({
+      STAGE: "test",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "S3RVER",
+      AWS_SECRET_ACCESS_KEY: "S3RVER",
+      BUCKET_NAME: BUCKET,
+      DATABASE_URL: database.url,
+      DATABASE_SECRET_ARN: undefined,
+      DATASTREAM_QUEUE_URL: "http://127.0.0.1:9/queue/datastream",
+      S3_ENDPOINT: s3.endpoint,
+      S3_PUBLIC_ENDPOINT: undefined,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      MAX_UPLOAD_BYTES: String(5 * 1024 * 1024),
+      UPLOAD_URL_EXPIRES_SECONDS: "120",
+      ALLOW_ANONYMOUS_UPLOADS: "false",
+    });
+    await closeDatabase();
+  });
+
+  afterAll(async () => {
+    await closeDatabase();
+    await s3?.close();
+    await dynamo?.close();
+  });
+
+  return {
+    get db() {
+      return database.db;
+    },
+    get url() {
+      return database.url;
+    },
+    get s3() {
+      if (!s3) throw new Error("useApiServices: s3rver exists only from beforeAll on");
+      return s3;
+    },
+    get dynamo() {
+      if (!dynamo) throw new Error("useApiServices: dynalite exists only from beforeAll on");
+      return dynamo;
+    },
+  };
+}
+
+/** A site no other test uses, so each test owns its rows, tokens and log entries. */
+export function uniqueSite(): string {
+  return `t${randomBytes(3).toString("hex").slice(0, 5)}`;
+}
+
+/** A base filename no other test uses. */
+export function uniqueBase(site: string, date = "20240312"): string {
+  return `${site}-kb001ms-${date}-${String(randomInt(0, 99_999_999)).padStart(8, "0")}`;
+}
+
+export const lambdaContext: Context = {
+  callbackWaitsForEmptyEventLoop: true,
+  functionName: "archive-test-api",
+  functionVersion: "$LATEST",
+  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:archive-test-api",
+  memoryLimitInMB: "256",
+  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+  logGroupName: "/aws/lambda/archive-test-api",
+  logStreamName: "2024/03/12/[$LATEST]0123456789abcdef",
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+};
+
+/** A GET event as API Gateway sends it, for another path and query. */
+export function getEvent(rawPath: string, query?: Record<string, string>): HttpApiEvent {
+  return {
+    ...readFixture,
+    routeKey: "ANY /{proxy+}",
+    rawPath,
+    rawQueryString: new URLSearchParams(query).toString(),
+    queryStringParameters: query,
+    requestContext: { ...readFixture.requestContext, http: { ...readFixture.requestContext.http, path: rawPath } },
+  };
+}
+
+export interface JsonReply {
+  status: number;
+  headers: Record<string, unknown>;
+  body: unknown;
+}
+
+/** Runs a handler as Lambda would and reads its JSON answer. */
+export async function invoke(
+  handler: (event: HttpApiEvent, context: Context) => Promise<APIGatewayProxyStructuredResultV2>,
+  event: HttpApiEvent,
+): Promise<JsonReply> {
+  const result = await handler(event, lambdaContext);
+  const body: unknown = result.body ? JSON.parse(result.body) : undefined;
+  return { status: result.statusCode ?? 200, headers: result.headers ?? {}, body };
+}
+
+/** Reads an object back the way a browser would: through a presigned GET. */
+export async function readObject(key: string): Promise<Buffer> {
+  const response = await fetch(await presignDownload(key));
+  if (response.status !== 200) throw new Error(`GET ${key} answered ${response.status}`);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+/** Stores an object the way a site does: a form POST of a presigned upload's fields plus the file. */
+export async function putObject(key: string, bytes: Buffer): Promise<void> {
+  const { url, fields } = await presignUpload(key);
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", new Blob([bytes]));
+  const response = await fetch(url, { method: "POST", body: form });
+  if (response.status !== 204) throw new Error(`POST ${key} answered ${response.status}`);
+}

@@ -1,0 +1,279 @@
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { awsClients } from "@archive/core/aws";
+import { handleApiRequest } from "@archive/core/httpApi";
+import { database } from "@archive/core/db";
+import { findImage } from "@archive/core/imageStore";
+import { issueToken, revokeToken } from "@archive/core/siteTokens";
+import { handler as uploadHandler } from "@archive/functions/apiUpload";
+import { handler as authorizerHandler } from "@archive/functions/authorizer";
+import type { HttpApiEvent } from "@archive/functions/lib/http";
+import authorizerFixture from "../fixtures/apigw/authorizer-request.json";
+import uploadFixture from "../fixtures/apigw/upload-request.json";
+import { BUCKET, invoke, lambdaContext, readObject, setEnv, uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
+
+const services = useApiServices();
+
+const presignedPostSchema = z.object({ url: z.string().url(), fields: z.record(z.string()) });
+const errorBodySchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() });
+
+/** What API Gateway does: run the authorizer on the request, then hand its context to the route's function. */
+async function postUpload(body: unknown, authorization?: string): Promise<{ status: number; body: unknown }> {
+  const { authorization: _fixtureToken, ...anonymousHeaders } = uploadFixture.headers;
+  const headers: Record<string, string> = authorization ? { ...anonymousHeaders, authorization } : anonymousHeaders;
+  const authorizerEvent = { ...authorizerFixture, type: "REQUEST" as const, cookies: [], headers, identitySource: [authorization ?? ""] };
+  const decision = await authorizerHandler(authorizerEvent, lambdaContext);
+  expect(decision.isAuthorized).toBe(true);
+  const event: HttpApiEvent = {
+    ...uploadFixture,
+    headers,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    requestContext: { ...uploadFixture.requestContext, authorizer: { lambda: decision.context } },
+  };
+  return invoke(uploadHandler, event);
+}
+
+async function siteToken(site: string): Promise<string> {
+  return `Bearer ${(await issueToken(site)).token}`;
+}
+
+describe("POST /upload", () => {
+  it("gives a site script a presigned POST that stores its file in the bucket with 204", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const objectName = `${uniqueBase(site)}-EX10.jpg`;
+    const file = Buffer.from("a medium jpg's bytes");
+
+    // Act
+    const reply = await postUpload({ object_name: objectName, s3_directory: "data" }, await siteToken(site));
+    const { url, fields } = presignedPostSchema.parse(reply.body);
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    form.append("file", new Blob([file]), objectName);
+    const posted = await fetch(url, { method: "POST", body: form });
+
+    // Assess
+    expect(reply.status).toBe(200);
+    expect(fields.key).toBe(`data/${objectName}`);
+    expect(posted.status).toBe(204);
+    expect(await readObject(`data/${objectName}`)).toEqual(file);
+  });
+
+  it("signs a policy that pins the exact key, the size range and a short expiry", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const objectName = `${uniqueBase(site)}-EX01.fits.bz2`;
+    const before = Date.now();
+
+    // Act
+    const reply = await postUpload({ object_name: objectName }, await siteToken(site));
+
+    // Assess
+    const { fields } = presignedPostSchema.parse(reply.body);
+    const policy = z
+      .object({ expiration: z.string(), conditions: z.array(z.unknown()) })
+      .parse(JSON.parse(Buffer.from(fields.Policy ?? "", "base64").toString("utf8")));
+    expect(policy.conditions).toContainEqual({ key: `data/${objectName}` });
+    expect(policy.conditions).not.toContainEqual(expect.arrayContaining(["starts-with", "$key"]));
+    expect(policy.conditions).toContainEqual(["content-length-range", 1, 5 * 1024 * 1024]);
+    expect(policy.conditions).toContainEqual({ bucket: BUCKET });
+    const expiresIn = Date.parse(policy.expiration) - before;
+    expect(expiresIn).toBeGreaterThan(100_000);
+    expect(expiresIn).toBeLessThanOrEqual(121_000);
+  });
+
+  it("records the info channel of an info image in the site's metadata item", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const base = uniqueBase(site);
+
+    // Act
+    const reply = await postUpload(
+      { object_name: `${base}-EX10.jpg`, s3_directory: "info-images", info_channel: 2 },
+      await siteToken(site),
+    );
+
+    // Assess
+    expect(reply.status).toBe(200);
+    expect(presignedPostSchema.parse(reply.body).fields.key).toBe(`info-images/${base}-EX10.jpg`);
+    const metadata = await awsClients().dynamo.send(
+      new GetCommand({ TableName: services.dynamo.tableNames.infoImages, Key: { pk: `${site}#metadata` } }),
+    );
+    expect(metadata.Item?.channel2).toBe(base);
+  });
+
+  it("creates the exposure's row from a header sent with the request, before any file arrives", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const base = uniqueBase(site);
+    const header = {
+      SIMPLE: true,
+      "DATE-OBS": "2024-03-12T03:04:05.250",
+      EXPTIME: 30,
+      FILTER: "ha",
+      RA: 12.5,
+      DEC: -30.25,
+      ALTITUDE: 55.5,
+      AZIMUTH: 181.25,
+      AIRMASS: 1.2,
+      USERNAME: "Ada Lovelace",
+      USERID: "google-oauth2|1234",
+      COMMENT: ["first comment"],
+    };
+
+    // Act
+    const reply = await postUpload({ object_name: `${base}-EX01.fits.bz2`, header }, await siteToken(site));
+
+    // Assess
+    expect(reply.status).toBe(200);
+    const row = await findImage(database(), base);
+    expect(row).toMatchObject({
+      base_filename: base,
+      site,
+      data_type: "EX",
+      exposure_time: 30,
+      filter_used: "ha",
+      airmass: 1.2,
+      username: "Ada Lovelace",
+      user_id: "google-oauth2|1234",
+      fits_01_exists: false,
+      jpg_medium_exists: false,
+    });
+    expect(row?.capture_date?.toISOString()).toBe("2024-03-12T03:04:05.250Z");
+    expect(JSON.parse(row?.header ?? "{}")).toMatchObject({ FILTER: "ha", EXPTIME: 30 });
+  });
+});
+
+describe("upload authorization", () => {
+  it("refuses a request without a token with 401", async () => {
+    const reply = await postUpload({ object_name: `${uniqueBase(uniqueSite())}-EX10.jpg` });
+
+    expect(reply.status).toBe(401);
+    expect(errorBodySchema.parse(reply.body).error).toBe("unauthorized");
+  });
+
+  it("refuses an unknown token with 401", async () => {
+    const reply = await postUpload({ object_name: `${uniqueBase(uniqueSite())}-EX10.jpg` }, "Bearer not-a-real-token");
+
+    expect(reply.status).toBe(401);
+  });
+
+  it("refuses another site's file with 403", async () => {
+    // Prepare
+    const token = await siteToken(uniqueSite());
+
+    // Act
+    const reply = await postUpload({ object_name: `${uniqueBase(uniqueSite())}-EX10.jpg` }, token);
+
+    // Assess
+    expect(reply.status).toBe(403);
+    expect(errorBodySchema.parse(reply.body).error).toBe("forbidden");
+  });
+
+  it("refuses a revoked token with 401", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const issued = await issueToken(site);
+    await revokeToken(issued.tokenHash);
+
+    // Act
+    const reply = await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, `Bearer ${issued.token}`);
+
+    // Assess
+    expect(reply.status).toBe(401);
+    expect(errorBodySchema.parse(reply.body).message).toMatch(/revoked/);
+  });
+
+  it("accepts uploads without a token on a stage that allows anonymous uploads", async () => {
+    // Prepare
+    setEnv({ ALLOW_ANONYMOUS_UPLOADS: "true" });
+
+    try {
+      // Act
+      const reply = await postUpload({ object_name: `${uniqueBase(uniqueSite())}-EX10.jpg` });
+
+      // Assess
+      expect(reply.status).toBe(200);
+    } finally {
+      setEnv({ ALLOW_ANONYMOUS_UPLOADS: "false" });
+    }
+  });
+
+  it("authorizes from the Authorization header when no authorizer ran (the local archive's path)", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const token = await siteToken(site);
+    const request = (name: string, authorization?: string) => ({
+      method: "POST",
+      path: "/upload",
+      query: {},
+      headers: { authorization, "content-type": "application/json" },
+      body: JSON.stringify({ object_name: name }),
+      requestId: "local-1",
+    });
+
+    // Act
+    const own = await handleApiRequest(request(`${uniqueBase(site)}-EX10.jpg`, token));
+    const other = await handleApiRequest(request(`${uniqueBase(uniqueSite())}-EX10.jpg`, token));
+    const none = await handleApiRequest(request(`${uniqueBase(site)}-EX10.jpg`));
+
+    // Assess
+    expect([own.status, other.status, none.status]).toEqual([200, 403, 401]);
+  });
+});
+
+describe("upload request validation", () => {
+  const base = "sro-kb001ms-20220629-00010442";
+  const hostileNames: [string, unknown][] = [
+    ["a parent-directory path", `../${base}-EX10.jpg`],
+    ["a nested parent-directory path", `..%2F..%2F${base}-EX10.jpg`],
+    ["a path with slashes", `data/${base}-EX10.jpg`],
+    ["a backslash path", `..\\${base}-EX10.jpg`],
+    ["a 10 kB name", `${base}-EX10.jpg${"x".repeat(10 * 1024)}`],
+    ["a unicode name", `sro-kb001ms-20220629-0001044２-EX10.jpg`],
+    ["a name with a NUL byte", `${base}-EX10.jpg\u0000.txt`],
+    ["an empty name", ""],
+    ["a number", 12345],
+    ["a name that is not an archive file name", "photo.jpg"],
+    ["a name with an impossible date", "sro-kb001ms-20220230-00010442-EX10.jpg"],
+  ];
+
+  it.each(hostileNames)("refuses %s with 400 naming object_name", async (_label, objectName) => {
+    // Prepare
+    const token = await siteToken("sro");
+
+    // Act
+    const reply = await postUpload({ object_name: objectName }, token);
+
+    // Assess
+    expect(reply.status).toBe(400);
+    expect(errorBodySchema.parse(reply.body)).toMatchObject({ error: "invalid_input", field: "object_name" });
+  });
+
+  it.each([
+    ["s3_directory", { object_name: `${base}-EX10.jpg`, s3_directory: "../data" }],
+    ["info_channel", { object_name: `${base}-EX10.jpg`, s3_directory: "info-images", info_channel: 4 }],
+    ["object_name", { s3_directory: "data" }],
+    ["header.EXPTIME", { object_name: `${base}-EX10.jpg`, header: { EXPTIME: { nested: true } } }],
+    ["body", "{not json"],
+    ["body", ""],
+  ])("refuses a bad %s with 400 naming it", async (field, body) => {
+    const reply = await postUpload(body, await siteToken("sro"));
+
+    expect(reply.status).toBe(400);
+    expect(errorBodySchema.parse(reply.body).field).toBe(field);
+  });
+
+  it("answers a malformed event with a generic 500 carrying the request id and no message", async () => {
+    // Prepare
+    const event = { ...uploadFixture, requestContext: { ...uploadFixture.requestContext, http: undefined } };
+
+    // Act
+    const reply = await invoke(uploadHandler, event as unknown as HttpApiEvent);
+
+    // Assess
+    expect(reply.status).toBe(500);
+    expect(reply.body).toEqual({ error: "internal", request_id: lambdaContext.awsRequestId });
+  });
+});

@@ -1,0 +1,128 @@
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { synthesizeStage } from "./synthesize";
+import { allActions, functionStatements, granting, lambdaFunction, properties, resourceById, resources } from "./templates";
+
+let api: Template;
+
+beforeAll(async () => {
+  api = (await synthesizeStage("test")).templates.Api;
+});
+
+const routeTargets = () =>
+  Object.fromEntries(
+    Object.values(resources(api, "AWS::ApiGatewayV2::Route")).map((route) => [
+      String(properties(route)["RouteKey"]),
+      properties(route),
+    ]),
+  );
+
+describe("the HTTP API", () => {
+  it("serves exactly the upload, download and read routes", () => {
+    expect(Object.keys(routeTargets()).sort()).toEqual(
+      [
+        "POST /upload",
+        "POST /download",
+        "GET /recentuploads",
+        "GET /infoimage/{site}/{channel}",
+        "GET /{site}/latest_images/{n}",
+        "GET /image/{base_filename}",
+        "GET /fitsheader/{base_filename}",
+      ].sort(),
+    );
+  });
+
+  it("guards POST /upload, and only it, with the site-token Lambda authorizer using simple responses", () => {
+    const [authorizerId, authorizer] = resourceById(api, "AWS::ApiGatewayV2::Authorizer", "Apisite");
+    expect(properties(authorizer)).toMatchObject({
+      AuthorizerType: "REQUEST",
+      EnableSimpleResponses: true,
+      AuthorizerPayloadFormatVersion: "2.0",
+      IdentitySource: ["$request.header.Authorization"],
+    });
+    const [authorizerFunction] = resourceById(api, "AWS::Lambda::Function", "Authorizer");
+    expect(JSON.stringify(properties(authorizer)["AuthorizerUri"])).toContain(authorizerFunction);
+    for (const [routeKey, route] of Object.entries(routeTargets())) {
+      if (routeKey === "POST /upload") {
+        expect(route).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: authorizerId } });
+      } else {
+        expect(route["AuthorizerId"], routeKey).toBeUndefined();
+      }
+    }
+  });
+
+  it("allows browsers to call it across origins with the Authorization header", () => {
+    api.hasResourceProperties("AWS::ApiGatewayV2::Api", {
+      ProtocolType: "HTTP",
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: ["*"],
+        AllowMethods: ["GET", "POST"],
+        AllowHeaders: ["Authorization", "Content-Type"],
+      }),
+    });
+  });
+
+  it("outputs its URL", () => {
+    expect(Object.keys(api.findOutputs("ApiUrl"))).toEqual(["ApiUrl"]);
+  });
+});
+
+describe("API functions", () => {
+  const ids = ["Authorizer", "ApiUpload", "ApiReads", "ApiDownload"];
+
+  it.each(ids)("%s runs on nodejs22.x and arm64", (id) => {
+    expect(lambdaFunction(api, id)).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"] });
+  });
+
+  it("the authorizer may only read the site-tokens table", () => {
+    const statements = functionStatements(api, "Authorizer");
+    expect(statements).toEqual([
+      { effect: "Allow", actions: ["dynamodb:GetItem"], resources: [expect.stringMatching(/SiteTokensTable\w+Arn/)] },
+    ]);
+  });
+
+  it("upload presigns PutObject under data/, info-images/ and allsky/ only, and never reads objects", () => {
+    const statements = functionStatements(api, "ApiUpload");
+    const [put] = granting(statements, "s3:PutObject");
+    expect(put?.resources.map((r) => r.replace(/^.*ArchiveBucket\w+Arn\w*>/, "<bucket>"))).toEqual([
+      "<bucket>/data/*",
+      "<bucket>/info-images/*",
+      "<bucket>/allsky/*",
+    ]);
+    expect(granting(statements, "s3:GetObject")).toEqual([]);
+    expect(granting(statements, "s3:DeleteObject")).toEqual([]);
+  });
+
+  it("reads may only read: no write action on S3 or DynamoDB", () => {
+    const actions = allActions(functionStatements(api, "ApiReads"));
+    expect(actions).toEqual([
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "s3:GetObject",
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:GetSecretValue",
+    ]);
+  });
+
+  it("download presigns GetObject and holds nothing else", () => {
+    expect(allActions(functionStatements(api, "ApiDownload"))).toEqual(["s3:GetObject"]);
+  });
+
+  it.each(ids)("%s has no wildcard action and no wildcard resource", (id) => {
+    for (const statement of functionStatements(api, id)) {
+      expect(statement.actions.some((action) => action.includes("*")), id).toBe(false);
+      expect(statement.resources, id).not.toContain("*");
+    }
+  });
+
+  it.each(ids)("alarms on errors and throttles of %s", (id) => {
+    const [functionId] = resourceById(api, "AWS::Lambda::Function", id);
+    for (const metric of ["Errors", "Throttles"]) {
+      api.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        MetricName: metric,
+        Dimensions: [{ Name: "FunctionName", Value: { Ref: functionId } }],
+        AlarmActions: [Match.objectLike({ "Fn::ImportValue": Match.stringLikeRegexp("AlarmTopic") })],
+      });
+    }
+  });
+});

@@ -1,0 +1,299 @@
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { synthesizeStage } from "./synthesize";
+import {
+  allActions,
+  functionStatements,
+  granting,
+  lambdaFunction,
+  properties,
+  render,
+  resourceById,
+  resources,
+} from "./templates";
+
+let ingest: Template;
+let prodIngest: Template;
+
+beforeAll(async () => {
+  ingest = (await synthesizeStage("test")).templates.Ingest;
+  prodIngest = (await synthesizeStage("prod")).templates.Ingest;
+});
+
+const queueConfigurations = z.array(
+  z.object({
+    Events: z.array(z.string()),
+    Filter: z.object({ Key: z.object({ FilterRules: z.array(z.object({ Name: z.string(), Value: z.string() })) }) }),
+    QueueArn: z.unknown(),
+  }),
+);
+
+function notifications(template: Template) {
+  const [notification] = Object.values(resources(template, "Custom::S3BucketNotifications"));
+  if (!notification) throw new Error("no bucket notifications");
+  const props = properties(notification);
+  const configuration = z.object({ QueueConfigurations: queueConfigurations }).parse(props["NotificationConfiguration"]);
+  return { props, queues: configuration.QueueConfigurations };
+}
+
+const queueLogicalId = (template: Template, id: string) => resourceById(template, "AWS::SQS::Queue", id)[0];
+
+describe("S3 notifications", () => {
+  it.each([
+    ["data/", "DataQueue"],
+    ["info-images/", "InfoImagesQueue"],
+    ["allsky/", "AllskyQueue"],
+  ])("sends objects created under %s, and only those, to %s", (prefix, queue) => {
+    const { queues } = notifications(ingest);
+    const forPrefix = queues.filter((q) => q.Filter.Key.FilterRules.some((rule) => rule.Value === prefix));
+    expect(forPrefix).toHaveLength(1);
+    expect(forPrefix[0]?.Events).toEqual(["s3:ObjectCreated:*"]);
+    expect(forPrefix[0]?.Filter.Key.FilterRules).toEqual([{ Name: "prefix", Value: prefix }]);
+    expect(render(forPrefix[0]?.QueueArn)).toBe(`<${queueLogicalId(ingest, queue)}.Arn>`);
+  });
+
+  it("configures exactly three notifications, none for removed objects", () => {
+    const { queues } = notifications(ingest);
+    expect(queues).toHaveLength(3);
+    expect(queues.flatMap((q) => q.Events)).not.toContain("s3:ObjectRemoved:*");
+  });
+
+  it("wires production's existing bucket additively, leaving its other notifications alone", () => {
+    const { props, queues } = notifications(prodIngest);
+    expect(props["BucketName"]).toBe("photonranch-001");
+    expect(props["Managed"]).toBe(false);
+    expect(queues).toHaveLength(3);
+  });
+});
+
+describe("queues", () => {
+  it.each(["Data", "InfoImages", "Allsky"])(
+    "%s queue redrives to its own dead-letter queue after 5 receives",
+    (id) => {
+      const [, queue] = resourceById(ingest, "AWS::SQS::Queue", `${id}Queue`);
+      const deadLetters = queueLogicalId(ingest, `${id}DeadLetterQueue`);
+      expect(properties(queue)).toMatchObject({
+        RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [deadLetters, "Arn"] }, maxReceiveCount: 5 },
+        VisibilityTimeout: 360,
+        SqsManagedSseEnabled: true,
+      });
+    },
+  );
+
+  it("lets S3 send to each ingest queue only from the archive bucket", () => {
+    const policies = Object.values(resources(ingest, "AWS::SQS::QueuePolicy")).filter((policy) =>
+      JSON.stringify(policy).includes("s3.amazonaws.com"),
+    );
+    expect(policies).toHaveLength(3);
+    for (const policy of policies) {
+      expect(JSON.stringify(properties(policy)["PolicyDocument"])).toContain("aws:SourceArn");
+    }
+  });
+});
+
+describe("event source mappings", () => {
+  it.each([
+    ["IngestData", "DataQueue", 5],
+    ["IngestInfoImages", "InfoImagesQueue", 2],
+    ["IngestAllsky", "AllskyQueue", 2],
+  ])("%s drains %s in batches with partial failures and at most %i at once", (fn, queue, concurrency) => {
+    const [functionId] = resourceById(ingest, "AWS::Lambda::Function", fn);
+    ingest.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: functionId },
+      EventSourceArn: { "Fn::GetAtt": [queueLogicalId(ingest, queue), "Arn"] },
+      BatchSize: 10,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: concurrency },
+    });
+  });
+
+  it("caps production's data ingest at its stage's database connection budget", () => {
+    prodIngest.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: { "Fn::GetAtt": [queueLogicalId(prodIngest, "DataQueue"), "Arn"] },
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+  });
+
+  it("feeds the expirer only TTL deletions from the tracker's stream, with retries, bisection and a dead-letter queue", () => {
+    const [expireData] = resourceById(ingest, "AWS::Lambda::Function", "ExpireData");
+    const [, mapping] = Object.entries(resources(ingest, "AWS::Lambda::EventSourceMapping")).find(
+      ([, m]) => z.object({ Ref: z.string() }).parse(properties(m)["FunctionName"]).Ref === expireData,
+    ) ?? [undefined, undefined];
+    expect(mapping).toBeDefined();
+    const props = mapping ? properties(mapping) : {};
+    expect(render(props["EventSourceArn"])).toMatch(/ExpirationsTable.*StreamArn/);
+    expect(props).toMatchObject({
+      StartingPosition: "TRIM_HORIZON",
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      DestinationConfig: {
+        OnFailure: { Destination: { "Fn::GetAtt": [queueLogicalId(ingest, "ExpirationDeadLetterQueue"), "Arn"] } },
+      },
+    });
+    const filters = z.object({ Filters: z.array(z.object({ Pattern: z.string() })) }).parse(props["FilterCriteria"]);
+    expect(filters.Filters.map((f) => JSON.parse(f.Pattern))).toEqual([
+      {
+        eventName: ["REMOVE"],
+        userIdentity: { type: ["Service"], principalId: ["dynamodb.amazonaws.com"] },
+      },
+    ]);
+  });
+
+  it("sweeps due expirations every minute", () => {
+    const [sweep] = resourceById(ingest, "AWS::Lambda::Function", "SweepExpirations");
+    ingest.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [sweep, "Arn"] } })],
+    });
+  });
+});
+
+describe("ingest functions", () => {
+  const ids = ["IngestData", "IngestInfoImages", "IngestAllsky", "ExpireData", "SweepExpirations"];
+
+  it.each(ids)("%s runs on nodejs22.x, arm64, with the configuration variables set", (id) => {
+    const fn = lambdaFunction(ingest, id);
+    expect(fn["Runtime"]).toBe("nodejs22.x");
+    expect(fn["Architectures"]).toEqual(["arm64"]);
+    const variables = z.object({ Variables: z.record(z.unknown()) }).parse(fn["Environment"]).Variables;
+    for (const name of ["BUCKET_NAME", "DATASTREAM_QUEUE_URL", "EXPIRATION_TABLE", "UPLOAD_LOG_TABLE", "INFO_IMAGES_TABLE"]) {
+      expect(variables, name).toHaveProperty(name);
+    }
+  });
+
+  it("gives the data ingester 1024 MB and the sharp layer", () => {
+    const fn = lambdaFunction(ingest, "IngestData");
+    expect(fn["MemorySize"]).toBe(1024);
+    const [layer] = resourceById(ingest, "AWS::Lambda::LayerVersion", "SharpLayer");
+    expect(fn["Layers"]).toEqual([{ Ref: layer }]);
+    ingest.hasResourceProperties("AWS::Lambda::LayerVersion", { CompatibleArchitectures: ["arm64"] });
+  });
+
+  it("runs the database users of a new-database stage inside its VPC", () => {
+    for (const id of ["IngestData", "ExpireData", "SweepExpirations"]) {
+      expect(lambdaFunction(ingest, id)["VpcConfig"], id).toBeDefined();
+    }
+    expect(lambdaFunction(ingest, "IngestAllsky")["VpcConfig"]).toBeUndefined();
+  });
+});
+
+describe("least privilege", () => {
+  const bucket = /^arn:<AWS::Partition>:s3:::<import:test-data-archive-Storage:ExportsOutputRefArchiveBucket\w+>$/;
+  const objectsUnder = (statement: { resources: string[] } | undefined) =>
+    (statement?.resources ?? []).map((resource) => {
+      const match = /^(.*)\/([^/]+\/)\*$/.exec(resource);
+      expect(match?.[1], resource).toMatch(bucket);
+      return match?.[2];
+    });
+
+  it("no ingest function has a wildcard action, nor a wildcard resource where IAM offers a narrower one", () => {
+    for (const id of ["IngestData", "IngestInfoImages", "IngestAllsky", "ExpireData", "SweepExpirations"]) {
+      for (const statement of functionStatements(ingest, id)) {
+        expect(statement.actions.some((action) => action.includes("*")), `${id} ${statement.actions}`).toBe(false);
+        // dynamodb:ListStreams has no resource-level permissions: "*" is the only resource it takes.
+        if (statement.actions.join() !== "dynamodb:ListStreams") expect(statement.resources, id).not.toContain("*");
+      }
+    }
+  });
+
+  it("the data ingester reads and writes only data/, writes its three tables and sends to the datastreamer", () => {
+    const statements = functionStatements(ingest, "IngestData");
+    expect(allActions(statements)).toEqual([
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+      "s3:GetObject",
+      "s3:PutObject",
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:GetSecretValue",
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ]);
+    expect(objectsUnder(granting(statements, "s3:GetObject")[0])).toEqual(["data/"]);
+    expect(objectsUnder(granting(statements, "s3:PutObject")[0])).toEqual(["data/"]);
+    const tableResources = granting(statements, "dynamodb:PutItem").flatMap((s) => s.resources);
+    expect(tableResources.filter((r) => !r.endsWith("/index/*")).map((r) => /GetAtt(\w+?)Table[0-9A-F]{8}Arn/.exec(r)?.[1])).toEqual([
+      "UploadLog",
+      "Expirations",
+      "ObjectDeliveries",
+    ]);
+    expect(granting(statements, "sqs:SendMessage").flatMap((s) => s.resources)).toEqual([
+      expect.stringMatching(/DatastreamQueue\w+Arn/),
+    ]);
+    expect(granting(statements, "sqs:ReceiveMessage").flatMap((s) => s.resources)).toEqual([
+      `<${queueLogicalId(ingest, "DataQueue")}.Arn>`,
+    ]);
+  });
+
+  it("the info-image and allsky ingesters read only their own prefix", () => {
+    expect(objectsUnder(granting(functionStatements(ingest, "IngestInfoImages"), "s3:GetObject")[0])).toEqual([
+      "info-images/",
+    ]);
+    expect(objectsUnder(granting(functionStatements(ingest, "IngestAllsky"), "s3:GetObject")[0])).toEqual(["allsky/"]);
+    for (const id of ["IngestInfoImages", "IngestAllsky"]) {
+      expect(granting(functionStatements(ingest, id), "s3:PutObject"), id).toEqual([]);
+      expect(granting(functionStatements(ingest, id), "secretsmanager:GetSecretValue"), id).toEqual([]);
+    }
+  });
+
+  it("the expirer and the sweep delete only under data/ and info-images/, and list only those prefixes", () => {
+    for (const id of ["ExpireData", "SweepExpirations"]) {
+      const statements = functionStatements(ingest, id);
+      expect(objectsUnder(granting(statements, "s3:DeleteObject")[0])).toEqual(["data/", "info-images/"]);
+      const [list] = granting(statements, "s3:ListBucket");
+      expect(list?.resources).toEqual([expect.stringMatching(bucket)]);
+      expect(list?.condition).toEqual({ StringLike: { "s3:prefix": ["data/*", "info-images/*"] } });
+      expect(granting(statements, "s3:GetObject")).toEqual([]);
+      expect(granting(statements, "s3:PutObject")).toEqual([]);
+    }
+  });
+
+  it("production's functions read the existing database secret by its name", () => {
+    const [secret] = granting(functionStatements(prodIngest, "IngestData"), "secretsmanager:GetSecretValue");
+    expect(secret?.resources).toEqual([
+      "arn:<AWS::Partition>:secretsmanager:us-east-1:123456789012:secret:data-archive/prod/database-??????",
+    ]);
+    expect(lambdaFunction(prodIngest, "IngestData")["VpcConfig"]).toBeUndefined();
+  });
+});
+
+describe("alarms", () => {
+  it.each(["DataDeadLetterQueue", "InfoImagesDeadLetterQueue", "AllskyDeadLetterQueue", "ExpirationDeadLetterQueue"])(
+    "alarms as soon as %s holds a message",
+    (id) => {
+      ingest.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        MetricName: "ApproximateNumberOfMessagesVisible",
+        Namespace: "AWS/SQS",
+        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [queueLogicalId(ingest, id), "QueueName"] } }],
+        Threshold: 0,
+        ComparisonOperator: "GreaterThanThreshold",
+        AlarmActions: [Match.objectLike({ "Fn::ImportValue": Match.stringLikeRegexp("AlarmTopic") })],
+      });
+    },
+  );
+
+  it.each(["IngestData", "IngestInfoImages", "IngestAllsky", "ExpireData", "SweepExpirations"])(
+    "alarms on errors and throttles of %s",
+    (id) => {
+      const [functionId] = resourceById(ingest, "AWS::Lambda::Function", id);
+      for (const metric of ["Errors", "Throttles"]) {
+        ingest.hasResourceProperties("AWS::CloudWatch::Alarm", {
+          MetricName: metric,
+          Namespace: "AWS/Lambda",
+          Dimensions: [{ Name: "FunctionName", Value: { Ref: functionId } }],
+          Threshold: 0,
+          AlarmActions: [Match.objectLike({ "Fn::ImportValue": Match.stringLikeRegexp("AlarmTopic") })],
+        });
+      }
+    },
+  );
+});
