@@ -17,7 +17,8 @@ const BLOCK = 2880;
 const NAXIS1 = 9600;
 const NAXIS2 = 1638;
 const DATA_BYTES = NAXIS1 * NAXIS2 * 2;
-const CHUNK = 1024 * 1024;
+// 364 blocks: the image is exactly 30 such chunks, so the pure-JS fallback can repeat one compressed chunk.
+const CHUNK = 364 * BLOCK;
 
 export interface GeneratedFits {
   fitsPath: string;

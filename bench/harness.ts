@@ -145,7 +145,7 @@ export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
   if (abs >= 1_000_000) return `${(value / 1_000_000).toFixed(2)} M`;
-  if (abs >= 10_000) return Math.round(value).toLocaleString("en-US");
+  if (abs >= 1_000) return Math.round(value).toLocaleString("en-US");
   if (abs >= 100) return value.toFixed(0);
   if (abs >= 10) return value.toFixed(1);
   if (abs >= 1) return value.toFixed(2);

@@ -58,6 +58,8 @@ async function machine(): Promise<Record<string, string | number>> {
     memoryGiB: Number((os.totalmem() / 1024 ** 3).toFixed(1)),
     node: process.version,
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    // Other work on the machine skews every figure; the 1-minute load average says how busy it was.
+    loadAverageAtStart: Number((os.loadavg()[0] ?? 0).toFixed(2)),
     postgres: await postgresVersion(),
   };
 }
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
   await ensureCacheDir();
   const description = await machine();
   console.log(
-    `machine: ${description.cpus} × ${description.model}, ${description.memoryGiB} GiB, Node ${description.node}, ${description.postgres}`,
+    `machine: ${description.cpus} × ${description.model}, ${description.memoryGiB} GiB, Node ${description.node}, ${description.postgres}, load ${description.loadAverageAtStart}`,
   );
   const rows: Row[] = [];
   const durations: Record<string, number> = {};
@@ -114,12 +116,13 @@ async function main(): Promise<void> {
     rows.push(...result);
   }
   const totalSeconds = (performance.now() - started) / 1000;
-  console.log(`\n=== results (${totalSeconds.toFixed(0)} s) ===\n`);
+  const loadAtEnd = Number((os.loadavg()[0] ?? 0).toFixed(2));
+  console.log(`\n=== results (${totalSeconds.toFixed(0)} s; load average ${description.loadAverageAtStart} at start, ${loadAtEnd} at end) ===\n`);
   console.log(formatTable(rows));
   if (markdown) console.log(`\n${formatMarkdown(rows)}`);
   const results = {
     date: new Date().toISOString(),
-    machine: description,
+    machine: { ...description, loadAverageAtEnd: loadAtEnd },
     options,
     totalSeconds: Number(totalSeconds.toFixed(1)),
     secondsPerBench: Object.fromEntries(Object.entries(durations).map(([k, v]) => [k, v / 1000])),

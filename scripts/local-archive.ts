@@ -62,13 +62,15 @@ const lines = [
 ];
 process.stdout.write(lines.join("\n"));
 
-let stopping = false;
+let stoppingSince: number | undefined;
 const shutdown = (signal: string) => {
-  if (stopping) {
+  if (stoppingSince !== undefined) {
+    // Ctrl-C reaches this process twice (from the terminal and relayed by tsx); only a later one means "hurry".
+    if (Date.now() - stoppingSince < 2000) return;
     process.stderr.write("stopping now, without waiting\n");
     process.exit(1);
   }
-  stopping = true;
+  stoppingSince = Date.now();
   process.stdout.write(`\n${signal}: stopping (finishing running handlers, flushing Postgres)…\n`);
   archive
     .stop()

@@ -20,6 +20,8 @@ export function Api({ stack }: StackContext) {
     memorySize: 256,
     timeoutSeconds: 5,
     environment,
+    database,
+    connects: false,
     retainLogs,
     statements: [new PolicyStatement({ actions: ["dynamodb:GetItem"], resources: [tables.siteTokens.tableArn] })],
   });
@@ -30,6 +32,7 @@ export function Api({ stack }: StackContext) {
     timeoutSeconds: 10,
     environment,
     database,
+    connects: true,
     retainLogs,
     statements: [
       // A presigned POST carries the signer's rights: only new objects under the three ingest prefixes.
@@ -44,11 +47,12 @@ export function Api({ stack }: StackContext) {
     timeoutSeconds: 10,
     environment,
     database,
+    connects: true,
     retainLogs,
     statements: [
-      // Presigned GETs for the jpgs and fits files the read endpoints return.
-      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/", "allsky/") }),
-      tableStatement(tableActions.read, tables.uploadLog, tables.infoImages, tables.allsky),
+      // Presigned GETs for the exposure and info-image jpgs the read endpoints return.
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/") }),
+      tableStatement(tableActions.read, tables.uploadLog, tables.infoImages),
     ],
   });
 
@@ -57,9 +61,13 @@ export function Api({ stack }: StackContext) {
     memorySize: 256,
     timeoutSeconds: 10,
     environment,
+    database,
+    connects: false,
     retainLogs,
     statements: [
-      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/", "downloads/") }),
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/", "allsky/") }),
+      // S3 answers a missing key with 404 (not 403) only to a caller that may list the bucket.
+      new PolicyStatement({ actions: ["s3:ListBucket"], resources: [bucket.bucketArn] }),
     ],
   });
 
@@ -71,8 +79,10 @@ export function Api({ stack }: StackContext) {
         type: "lambda",
         function: authorizer,
         responseTypes: ["simple"],
-        identitySource: ["$request.header.Authorization"],
-        resultsCacheTtl: "300 seconds",
+        // Without a required header every request reaches the authorizer, which admits anonymous uploads itself.
+        identitySource: config.allowAnonymousUploads ? [] : ["$request.header.Authorization"],
+        // A revoked token stops working within a minute.
+        resultsCacheTtl: config.allowAnonymousUploads ? "0 seconds" : "60 seconds",
       },
     },
     cors: {
@@ -82,8 +92,7 @@ export function Api({ stack }: StackContext) {
       maxAge: "1 day",
     },
     routes: {
-      // With anonymous uploads on, requests without a token must reach the handler, which decides.
-      "POST /upload": { function: apiUpload, authorizer: config.allowAnonymousUploads ? "none" : "site" },
+      "POST /upload": { function: apiUpload, authorizer: "site" },
       "POST /download": apiDownload,
       "GET /recentuploads": apiReads,
       "GET /infoimage/{site}/{channel}": apiReads,

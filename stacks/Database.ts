@@ -126,6 +126,7 @@ export function Database(ctx: StackContext) {
     environment,
     statements: [],
     database,
+    connects: true,
     retainLogs: config.retainData,
   });
   // onCreate and onUpdate: every deploy migrates to latest before the stacks with the new functions update.

@@ -67,12 +67,12 @@ export function Ingest({ stack }: StackContext) {
     timeoutSeconds: INGEST_TIMEOUT_SECONDS,
     environment,
     database,
+    connects: true,
     sharp: layer,
     retainLogs,
     statements: [
-      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/") }),
-      // Thumbnails (…-EX11.jpg) are written next to their exposure.
-      new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("data/") }),
+      // Reads headers and jpgs, and writes each thumbnail (…-EX11.jpg) next to its exposure.
+      new PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: objects("data/") }),
       tableStatement(tableActions.write, tables.uploadLog, tables.expirations, tables.objectDeliveries),
       sendNotices,
     ],
@@ -84,10 +84,13 @@ export function Ingest({ stack }: StackContext) {
     memorySize: 1024,
     timeoutSeconds: INGEST_TIMEOUT_SECONDS,
     environment,
+    database,
+    connects: false,
     sharp: layer,
     retainLogs,
     statements: [
-      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("info-images/") }),
+      // Reads what arrives and writes the thumbnail of a medium jpg next to it.
+      new PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: objects("info-images/") }),
       tableStatement(
         tableActions.write,
         tables.infoImages,
@@ -105,23 +108,26 @@ export function Ingest({ stack }: StackContext) {
     memorySize: 1024,
     timeoutSeconds: INGEST_TIMEOUT_SECONDS,
     environment,
+    database,
+    connects: false,
     sharp: layer,
     retainLogs,
     statements: [
-      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("allsky/") }),
-      tableStatement(tableActions.write, tables.allsky, tables.uploadLog, tables.objectDeliveries),
+      new PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: objects("allsky/") }),
+      tableStatement(tableActions.write, tables.allsky, tables.uploadLog, tables.expirations, tables.objectDeliveries),
       sendNotices,
     ],
   });
   const allsky = prefixQueue("Allsky", "allsky/", ingestAllsky, config.consumerConcurrency);
 
-  // Deleting an exposure lists its objects under data/ (or info-images/) by base filename, then deletes them.
+  // Expiring an exposure lists its objects by base filename, then deletes them; allsky images expire too.
+  const expiringPrefixes = ["data/", "info-images/", "allsky/"];
   const deleteExposures = [
-    new PolicyStatement({ actions: ["s3:DeleteObject"], resources: objects("data/", "info-images/") }),
+    new PolicyStatement({ actions: ["s3:DeleteObject"], resources: objects(...expiringPrefixes) }),
     new PolicyStatement({
       actions: ["s3:ListBucket"],
       resources: [bucket.bucketArn],
-      conditions: { StringLike: { "s3:prefix": ["data/*", "info-images/*"] } },
+      conditions: { StringLike: { "s3:prefix": expiringPrefixes.map((prefix) => `${prefix}*`) } },
     }),
   ];
 
@@ -131,8 +137,9 @@ export function Ingest({ stack }: StackContext) {
     timeoutSeconds: 60,
     environment,
     database,
+    connects: true,
     retainLogs,
-    statements: [...deleteExposures, tableStatement(tableActions.write, tables.infoImages)],
+    statements: [...deleteExposures, tableStatement(tableActions.write, tables.infoImages, tables.allsky)],
   });
   const expirationDeadLetters = new Queue(stack, "ExpirationDeadLetterQueue", {
     retentionPeriod: Duration.days(14),
@@ -166,10 +173,11 @@ export function Ingest({ stack }: StackContext) {
     timeoutSeconds: 50,
     environment,
     database,
+    connects: true,
     retainLogs,
     statements: [
       ...deleteExposures,
-      tableStatement(tableActions.write, tables.infoImages),
+      tableStatement(tableActions.write, tables.infoImages, tables.allsky),
       // TTL deletes up to days late: the sweep finds due entries by the by-due-time index and removes them itself.
       tableStatement(["dynamodb:Query", "dynamodb:DeleteItem"], tables.expirations),
     ],

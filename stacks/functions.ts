@@ -24,8 +24,10 @@ export interface ArchiveFunctionProps {
   environment: ArchiveEnvironment;
   /** Exactly what the function does, as IAM statements: nothing is granted by default. */
   statements: PolicyStatement[];
+  /** Every function is told where the database is: the configuration requires it of every process. */
+  database: DatabaseAccess;
   /** Functions that open a Postgres connection run in the database's VPC and may read its secret. */
-  database?: DatabaseAccess;
+  connects: boolean;
   sharp?: ILayerVersion;
   retainLogs: boolean;
 }
@@ -38,7 +40,7 @@ export function archiveFunction(stack: Stack, id: string, props: ArchiveFunction
     retention: RetentionDays.ONE_MONTH,
     removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
   });
-  const network = props.database?.network;
+  const network = props.connects ? props.database.network : undefined;
   const fn = new Function(stack, id, {
     handler: `${FUNCTIONS_DIR}/${props.handler}.handler`,
     runtime: "nodejs22.x",
@@ -50,7 +52,9 @@ export function archiveFunction(stack: Stack, id: string, props: ArchiveFunction
     logGroup,
     environment: {
       ...props.environment,
-      ...(props.database ? { DATABASE_SECRET_ARN: props.database.secret.secretArn, DATABASE_POOL_SIZE: "1" } : {}),
+      DATABASE_SECRET_ARN: props.database.secret.secretArn,
+      // One connection per instance: the event sources' concurrency is then the connection count.
+      DATABASE_POOL_SIZE: "1",
     },
     nodejs: {
       format: "esm",
@@ -63,6 +67,6 @@ export function archiveFunction(stack: Stack, id: string, props: ArchiveFunction
   });
   fn.attachPermissions(props.statements);
   // GetSecretValue and DescribeSecret on this secret only (with the name-suffix wildcard when imported by name).
-  props.database?.secret.grantRead(fn);
+  if (props.connects) props.database.secret.grantRead(fn);
   return fn;
 }

@@ -4,13 +4,34 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadDemo } from "@archive/cli/commands";
+import { demoExposure } from "@archive/cli/demoExposure";
+import { uploadFile } from "@archive/cli/upload";
 import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
 import { findFreePortRange, PortInUseError } from "@archive/local/ports";
-import { fetchHealth, listenForNotices, objectExists, tempStateDir, uniqueSite, type NoticeListener } from "./harness";
+import { fetchHealth, listenForNotices, type PublishedHealth, objectExists, tempStateDir, uniqueSite, type NoticeListener } from "./harness";
 
 // The local archive end to end, in this process: the CLI's demo upload goes through the API's presigned POST into
 // s3rver, the dispatcher feeds the same ingest handlers, and the results land in Postgres, S3, DynamoDB and /stream.
 const quiet = { write: () => true };
+
+/** The site's entries in recent-uploads-log, read straight from dynalite with the endpoint /health names. */
+async function uploadLogFilenames(health: PublishedHealth, site: string): Promise<unknown[]> {
+  const dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: health.dynamodb.endpoint, region: health.s3.region, credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
+  );
+  try {
+    const log = await dynamo.send(
+      new QueryCommand({
+        TableName: health.dynamodb.tables.uploadLog,
+        KeyConditionExpression: "site = :site",
+        ExpressionAttributeValues: { ":site": site },
+      }),
+    );
+    return (log.Items ?? []).map((item) => item.filename);
+  } finally {
+    dynamo.destroy();
+  }
+}
 
 describe("the local archive", () => {
   let archive: LocalArchive;
@@ -20,7 +41,7 @@ describe("the local archive", () => {
 
   beforeAll(async () => {
     state = await tempStateDir("e2e");
-    archive = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path });
+    archive = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path, logLevel: "WARN" });
     notices = await listenForNotices(archive.url, site);
   });
 
@@ -64,18 +85,7 @@ describe("the local archive", () => {
     }
     const health = await fetchHealth(archive.url);
     expect(await objectExists(health, `data/${base}-EX11.jpg`)).toBe(true);
-    const dynamo = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ endpoint: health.dynamodb.endpoint, region: health.s3.region, credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
-    );
-    const log = await dynamo.send(
-      new QueryCommand({
-        TableName: health.dynamodb.tables.uploadLog,
-        KeyConditionExpression: "site = :site",
-        ExpressionAttributeValues: { ":site": site },
-      }),
-    );
-    dynamo.destroy();
-    expect((log.Items ?? []).map((item) => item.filename)).toEqual(
+    expect(await uploadLogFilenames(health, site)).toEqual(
       expect.arrayContaining([`${base}-EX01.txt`, `${base}-EX10.fits.bz2`, `${base}-EX10.jpg`, `${base}-EX11.jpg`]),
     );
     expect(archive.dispatcher.deadLetters()).toEqual([]);
@@ -92,6 +102,25 @@ describe("the local archive", () => {
 
     expect(latest).toEqual(expect.arrayContaining([expect.objectContaining({ base_filename: base, jpg_small_exists: true })]));
     expect(header).toMatchObject({ INSTRUME: "demo01", SITE: site });
+  });
+
+  // Last in this file: its emulated clock jumps two days ahead, past every entry's expiry.
+  it("expires an info image and its upload-log entries once their time has passed, as DynamoDB's TTL would", async () => {
+    const exposure = await demoExposure({ site, counter: 7001, captureTime: new Date(), seed: 3, jpgWidth: 240 });
+    const jpg = exposure.files.find((file) => file.name.endsWith(".jpg"));
+    if (!jpg) throw new Error("the demo exposure has no jpg");
+    await uploadFile({ api: archive.url }, { fileName: jpg.name, bytes: jpg.bytes, directory: "info-images", channel: 3 });
+    await notices.waitFor((candidate) => candidate.data.base_filename === exposure.baseFilename);
+    await archive.dispatcher.whenIdle();
+    const health = await fetchHealth(archive.url);
+    expect((await fetch(`${archive.url}/infoimage/${site}/3`)).status).toBe(200);
+    expect(await objectExists(health, `info-images/${jpg.name}`)).toBe(true);
+
+    await archive.ttl.runOnce(new Date(Date.now() + 49 * 3600 * 1000));
+
+    expect((await fetch(`${archive.url}/infoimage/${site}/3`)).status).toBe(404);
+    expect(await objectExists(health, `info-images/${jpg.name}`)).toBe(false);
+    expect(await uploadLogFilenames(health, site)).toEqual([]);
   });
 
   it("refuses to start on a port in use and names the port and the variable that moves it", async () => {

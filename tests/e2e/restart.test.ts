@@ -16,8 +16,10 @@ async function json(url: string): Promise<unknown> {
 async function waitForImage(api: string, site: string, base: string): Promise<void> {
   const deadline = Date.now() + 45_000;
   for (;;) {
-    const latest = await json(`${api}/${site}/latest_images/10`);
-    if (JSON.stringify(latest).includes(`"${base}"`) && JSON.stringify(latest).includes('"jpg_small_exists":true')) return;
+    // 404 is the API's answer for a site with no images yet.
+    const response = await fetch(`${api}/${site}/latest_images/10`);
+    const latest = response.status === 404 ? "none yet" : await response.text();
+    if (latest.includes(`"${base}"`) && latest.includes('"jpg_small_exists":true')) return;
     if (Date.now() > deadline) throw new Error(`${base} never appeared with a thumbnail: ${JSON.stringify(latest)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

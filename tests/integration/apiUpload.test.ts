@@ -5,7 +5,7 @@ import { awsClients } from "@archive/core/aws";
 import { handleApiRequest } from "@archive/core/httpApi";
 import { database } from "@archive/core/db";
 import { findImage } from "@archive/core/imageStore";
-import { issueToken, revokeToken } from "@archive/core/siteTokens";
+import { hashToken, issueToken, listTokens, revokeToken } from "@archive/core/siteTokens";
 import { handler as uploadHandler } from "@archive/functions/apiUpload";
 import { handler as authorizerHandler } from "@archive/functions/authorizer";
 import type { HttpApiEvent } from "@archive/functions/lib/http";
@@ -198,6 +198,24 @@ describe("upload authorization", () => {
     } finally {
       setEnv({ ALLOW_ANONYMOUS_UPLOADS: "false" });
     }
+  });
+
+  it("stores a token only as its hash and keeps a revoked token listed with the revocation time", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const issued = await issueToken(site);
+
+    // Act
+    await revokeToken(issued.token, new Date("2024-03-12T10:00:00.000Z"));
+
+    // Assess
+    const stored = await awsClients().dynamo.send(
+      new GetCommand({ TableName: services.dynamo.tableNames.siteTokens, Key: { token_hash: hashToken(issued.token) } }),
+    );
+    expect(JSON.stringify(stored.Item)).not.toContain(issued.token);
+    expect(await listTokens(site)).toEqual([
+      { tokenHash: issued.tokenHash, site, issuedAt: issued.issuedAt, revokedAt: "2024-03-12T10:00:00.000Z" },
+    ]);
   });
 
   it("authorizes from the Authorization header when no authorizer ran (the local archive's path)", async () => {

@@ -286,6 +286,28 @@ describe("querying headers", () => {
     expect(plan).toContain("images_header_json_idx");
   });
 
+  test("a replaced header is what keyword queries see", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const base = uniqueBase(site);
+    await recordHeader(database.db, file(base, "EX01.txt"), headerFields({ header: JSON.stringify({ FILTER: "r" }) }));
+    await recordFile(database.db, file(base, "EX10.jpg"));
+
+    // Act
+    await recordHeader(database.db, file(base, "EX01.fits.bz2"), headerFields({ header: JSON.stringify({ FILTER: "g" }) }));
+
+    // Assess
+    const row = await database.db
+      .selectFrom("images")
+      .select("header_json")
+      .where("base_filename", "=", base)
+      .executeTakeFirstOrThrow();
+    expect(row.header_json).toEqual({ FILTER: "g" });
+    expect(await imagesMatchingHeader(database.db, '$.FILTER == "r"', 1000)).not.toContainEqual(
+      expect.objectContaining({ base_filename: base }),
+    );
+  });
+
   test("a header query Postgres cannot parse is invalid input", async () => {
     // Act
     const attempt = imagesMatchingHeader(database.db, "$.FILTER ==", 10);

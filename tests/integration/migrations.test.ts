@@ -1,9 +1,10 @@
 import { sql } from "kysely";
 import { describe, expect, test } from "vitest";
-import { migrateTo, migrateToLatest } from "@archive/core/migrate";
+import { MigrationError, migrateTo, migrateToLatest } from "@archive/core/migrate";
 import { useTestDatabase } from "../support/database";
 
 const database = useTestDatabase({ migrate: false });
+const unmigratable = useTestDatabase({ migrate: false });
 
 const headerA = JSON.stringify({ FILTER: "ha", EXPTIME: 90 });
 const headerA2 = JSON.stringify({ FILTER: "ha", EXPTIME: 91 });
@@ -106,5 +107,22 @@ describe("migrating the production images table", () => {
 
     // Assess
     expect(applied).toEqual([]);
+  });
+
+  test("a failing migration names itself and leaves the table as it was", async () => {
+    // Prepare: a legacy row without a base filename cannot satisfy the new NOT NULL
+    await migrateTo(unmigratable.db, "2025_01_01_0000_legacy_images");
+    await sql`INSERT INTO images (base_filename, site) VALUES (NULL, 'sro')`.execute(unmigratable.db);
+
+    // Act
+    const attempt = migrateToLatest(unmigratable.db);
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(MigrationError);
+    await expect(attempt).rejects.toMatchObject({ migration: "2025_01_02_0000_unique_base_filename" });
+    const columns = await sql<{ column_name: string }>`
+      SELECT column_name FROM information_schema.columns WHERE table_name = 'images' AND column_name = 'exposure_time'
+    `.execute(unmigratable.db);
+    expect(columns.rows).toEqual([]);
   });
 });

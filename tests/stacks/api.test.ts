@@ -39,6 +39,7 @@ describe("the HTTP API", () => {
       EnableSimpleResponses: true,
       AuthorizerPayloadFormatVersion: "2.0",
       IdentitySource: ["$request.header.Authorization"],
+      AuthorizerResultTtlInSeconds: 60,
     });
     const [authorizerFunction] = resourceById(api, "AWS::Lambda::Function", "Authorizer");
     expect(JSON.stringify(properties(authorizer)["AuthorizerUri"])).toContain(authorizerFunction);
@@ -104,8 +105,10 @@ describe("API functions", () => {
     ]);
   });
 
-  it("download presigns GetObject and holds nothing else", () => {
-    expect(allActions(functionStatements(api, "ApiDownload"))).toEqual(["s3:GetObject"]);
+  it("download checks the object exists and presigns GetObject, and holds nothing else", () => {
+    const statements = functionStatements(api, "ApiDownload");
+    expect(allActions(statements)).toEqual(["s3:GetObject", "s3:ListBucket"]);
+    expect(granting(statements, "s3:ListBucket")[0]?.resources).toEqual([expect.stringMatching(/ArchiveBucket\w+Arn\w*>$/)]);
   });
 
   it.each(ids)("%s has no wildcard action and no wildcard resource", (id) => {

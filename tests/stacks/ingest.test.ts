@@ -234,24 +234,30 @@ describe("least privilege", () => {
     ]);
   });
 
-  it("the info-image and allsky ingesters read only their own prefix", () => {
-    expect(objectsUnder(granting(functionStatements(ingest, "IngestInfoImages"), "s3:GetObject")[0])).toEqual([
-      "info-images/",
+  it.each([
+    ["IngestInfoImages", "info-images/", "InfoImages"],
+    ["IngestAllsky", "allsky/", "Allsky"],
+  ])("%s reads and writes (thumbnails) only under %s and never touches the database", (id, prefix, table) => {
+    const statements = functionStatements(ingest, id);
+    expect(objectsUnder(granting(statements, "s3:GetObject")[0])).toEqual([prefix]);
+    expect(objectsUnder(granting(statements, "s3:PutObject")[0])).toEqual([prefix]);
+    expect(granting(statements, "secretsmanager:GetSecretValue")).toEqual([]);
+    const tableResources = granting(statements, "dynamodb:PutItem").flatMap((s) => s.resources);
+    expect(tableResources.filter((r) => !r.endsWith("/index/*")).map((r) => /GetAtt(\w+?)Table[0-9A-F]{8}Arn/.exec(r)?.[1])).toEqual([
+      table,
+      "UploadLog",
+      "Expirations",
+      "ObjectDeliveries",
     ]);
-    expect(objectsUnder(granting(functionStatements(ingest, "IngestAllsky"), "s3:GetObject")[0])).toEqual(["allsky/"]);
-    for (const id of ["IngestInfoImages", "IngestAllsky"]) {
-      expect(granting(functionStatements(ingest, id), "s3:PutObject"), id).toEqual([]);
-      expect(granting(functionStatements(ingest, id), "secretsmanager:GetSecretValue"), id).toEqual([]);
-    }
   });
 
-  it("the expirer and the sweep delete only under data/ and info-images/, and list only those prefixes", () => {
+  it("the expirer and the sweep delete only under the expiring prefixes, and list only those", () => {
     for (const id of ["ExpireData", "SweepExpirations"]) {
       const statements = functionStatements(ingest, id);
-      expect(objectsUnder(granting(statements, "s3:DeleteObject")[0])).toEqual(["data/", "info-images/"]);
+      expect(objectsUnder(granting(statements, "s3:DeleteObject")[0])).toEqual(["data/", "info-images/", "allsky/"]);
       const [list] = granting(statements, "s3:ListBucket");
       expect(list?.resources).toEqual([expect.stringMatching(bucket)]);
-      expect(list?.condition).toEqual({ StringLike: { "s3:prefix": ["data/*", "info-images/*"] } });
+      expect(list?.condition).toEqual({ StringLike: { "s3:prefix": ["data/*", "info-images/*", "allsky/*"] } });
       expect(granting(statements, "s3:GetObject")).toEqual([]);
       expect(granting(statements, "s3:PutObject")).toEqual([]);
     }

@@ -92,7 +92,9 @@ export function buildFitsFz(
       ["ZNAME2", "BYTEPIX"],
       ["ZVAL2", 2],
       ["ZQUANTIZ", "NO_DITHER"],
-      ["EXTNAME", "COMPRESSED_IMAGE"],
+      ...(imageCards.some((spec) => typeof spec !== "string" && spec[0] === "EXTNAME")
+        ? []
+        : [["EXTNAME", "COMPRESSED_IMAGE"] as const]),
       ...imageCards,
     ],
     dataBytes: pseudoRandomBytes(tableBytes, 7),

@@ -41,8 +41,9 @@ export function useServices(options: TestServicesOptions = {}): TestServices {
     Object.assign(process.env, {
       STAGE: "test",
       AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
+      // s3rver knows only this key pair; dynalite and the SQS stand-in accept any.
+      AWS_ACCESS_KEY_ID: "S3RVER",
+      AWS_SECRET_ACCESS_KEY: "S3RVER",
       BUCKET_NAME: bucket,
       S3_ENDPOINT: s3.endpoint,
       DYNAMODB_ENDPOINT: dynamo.endpoint,

@@ -45,6 +45,17 @@ const TARGETS: readonly Target[] = [
 ];
 const FILTERS = ["Lum", "Red", "Green", "Blue", "Ha", "OIII", "SII"] as const;
 const EXPOSURES = [10, 30, 60, 120, 180, 300] as const;
+type Filter = (typeof FILTERS)[number];
+/** Colour balance of the medium jpg per filter, so a page of thumbnails looks like a night of different filters. */
+const TINTS: Readonly<Record<Filter, readonly [number, number, number]>> = {
+  Lum: [0.9, 0.94, 1.08],
+  Red: [1.15, 0.8, 0.78],
+  Green: [0.82, 1.1, 0.85],
+  Blue: [0.78, 0.88, 1.2],
+  Ha: [1.2, 0.7, 0.75],
+  OIII: [0.7, 1.05, 1.1],
+  SII: [1.15, 0.9, 0.7],
+};
 const USERS = [
   { id: "google-oauth2|100354044221813550027", name: "Ada Observer" },
   { id: "auth0|5f3a8e2b9c1d4e0071a2b3c4", name: "Tycho Brahe" },
@@ -79,27 +90,38 @@ interface Star {
   sigma: number;
 }
 
+interface Nebula {
+  x: number;
+  y: number;
+  spread: number;
+  brightness: number;
+}
+
+function nebulaOf(random: () => number): Nebula {
+  return { x: 0.25 + random() * 0.5, y: 0.15 + random() * 0.35, spread: 0.01 + random() * 0.03, brightness: 0.12 + random() * 0.15 };
+}
+
 function starField(random: () => number, count: number): Star[] {
   return Array.from({ length: count }, () => ({
     x: random(),
     y: random(),
     // Few bright stars, many faint ones, as in a real field.
-    flux: Math.pow(random(), 4) * 0.95 + 0.04,
+    flux: Math.pow(random(), 3) * 1.2 + 0.08,
     sigma: 0.0015 + random() * 0.0015,
   }));
 }
 
 /** Sky brightness in 0..1 at each pixel: a gradient towards the horizon, a faint nebula, noise and stars. */
-function renderSky(width: number, height: number, stars: Star[], random: () => number): Float32Array {
+function renderSky(width: number, height: number, stars: Star[], nebula: Nebula, random: () => number): Float32Array {
   const sky = new Float32Array(width * height);
   const scale = Math.max(width, height);
   for (let y = 0; y < height; y += 1) {
     for (let x = 0; x < width; x += 1) {
       const gradient = 0.05 + 0.1 * (y / height) + 0.03 * (x / width);
-      const dx = x / scale - 0.5;
-      const dy = y / scale - 0.33;
-      const nebula = 0.12 * Math.exp(-(dx * dx + dy * dy) / 0.02);
-      sky[y * width + x] = gradient + nebula + 0.015 * gaussian(random);
+      const dx = x / scale - nebula.x;
+      const dy = y / scale - nebula.y;
+      const glow = nebula.brightness * Math.exp(-(dx * dx + dy * dy) / nebula.spread);
+      sky[y * width + x] = gradient + glow + 0.015 * gaussian(random);
     }
   }
   for (const star of stars) {
@@ -121,21 +143,27 @@ function clamp01(value: number): number {
   return value < 0 ? 0 : value > 1 ? 1 : value;
 }
 
-async function mediumJpg(width: number, height: number, stars: Star[], random: () => number): Promise<Buffer> {
-  const sky = renderSky(width, height, stars, random);
+async function mediumJpg(
+  width: number,
+  height: number,
+  stars: Star[],
+  nebula: Nebula,
+  tint: readonly [number, number, number],
+  random: () => number,
+): Promise<Buffer> {
+  const sky = renderSky(width, height, stars, nebula, random);
   const rgb = Buffer.alloc(width * height * 3);
   sky.forEach((value, index) => {
     const v = clamp01(value);
-    // A cool night-sky tint: stars stay white, the background leans blue.
-    rgb[index * 3] = Math.round(255 * clamp01(v * 0.85));
-    rgb[index * 3 + 1] = Math.round(255 * clamp01(v * 0.92));
-    rgb[index * 3 + 2] = Math.round(255 * clamp01(v * 1.1 + 0.02));
+    rgb[index * 3] = Math.round(255 * clamp01(v * tint[0]));
+    rgb[index * 3 + 1] = Math.round(255 * clamp01(v * tint[1]));
+    rgb[index * 3 + 2] = Math.round(255 * clamp01(v * tint[2] + 0.02));
   });
   return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
 }
 
-function smallFits(width: number, height: number, stars: Star[], random: () => number, cards: HeaderCard[]): Buffer {
-  const sky = renderSky(width, height, stars, random);
+function smallFits(width: number, height: number, stars: Star[], nebula: Nebula, random: () => number, cards: HeaderCard[]): Buffer {
+  const sky = renderSky(width, height, stars, nebula, random);
   const pixels = new Uint16Array(width * height);
   // FITS rows run bottom-up, so flip to keep the picture the same way up as the jpg.
   for (let y = 0; y < height; y += 1) {
@@ -191,9 +219,10 @@ export async function demoExposure(options: DemoExposureOptions): Promise<DemoEx
   ];
 
   const stars = starField(random, 180);
+  const nebula = nebulaOf(random);
   const jpgWidth = options.jpgWidth ?? 768;
-  const jpg = await mediumJpg(jpgWidth, Math.round((jpgWidth * 2) / 3), stars, random);
-  const fits = smallFits(192, 128, stars, random, cards);
+  const jpg = await mediumJpg(jpgWidth, Math.round((jpgWidth * 2) / 3), stars, nebula, TINTS[filter], random);
+  const fits = smallFits(192, 128, stars, nebula, random, cards);
   const fitsBz2 = bzip2(fits);
 
   return {

@@ -156,7 +156,7 @@ export async function postFile(
       "POST",
       { "content-type": `multipart/form-data; boundary=${boundary}` },
       [head, upload.bytes, tail],
-      onProgress ? ({ sent, total }) => onProgress({ sent: Math.min(Math.max(sent - head.length, 0), upload.bytes.length), total: upload.bytes.length }) : undefined,
+      onProgress ? ({ sent }) => onProgress({ sent: Math.min(Math.max(sent - head.length, 0), upload.bytes.length), total: upload.bytes.length }) : undefined,
     );
   } catch (error) {
     throw new UploadFailure(`cannot reach storage at ${form.url}: ${describe(error)}`, "transfer");

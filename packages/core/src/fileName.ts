@@ -221,7 +221,6 @@ function diagnose(name: unknown, kind: "file name" | "object key", input: string
   if (name.length > MAX_FILE_NAME_LENGTH) {
     return fail(`the file name is ${name.length} characters, over the ${MAX_FILE_NAME_LENGTH} allowed`, "file_name");
   }
-  // eslint-disable-next-line no-control-regex
   if (/[^\x20-\x7e]/.test(name)) return fail("the file name holds non-ASCII or control characters", "file_name");
   if (name.includes("/") || name.includes("\\")) return fail("the file name holds a path separator", "file_name");
   if (name.includes("..")) return fail('the file name holds ".."', "file_name");

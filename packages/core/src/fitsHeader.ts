@@ -93,6 +93,38 @@ export function headerToJson(header: FitsHeader): string {
   return JSON.stringify(json);
 }
 
+/**
+ * A header given as a JSON object (an upload request's "header", or the `header` column read back): keyword → value,
+ * with "COMMENT" and "HISTORY" as lists. Values that are not FITS values are listed in `problems`, never thrown.
+ */
+export function headerFromObject(object: Record<string, unknown>): FitsHeader {
+  const header: FitsHeader = { cards: Object.create(null) as Record<string, FitsValue>, comments: [], history: [], problems: [] };
+  for (const [keyword, value] of Object.entries(object)) {
+    if (keyword === "COMMENT" || keyword === "HISTORY") {
+      const lines = Array.isArray(value) ? value : [value];
+      const list = keyword === "COMMENT" ? header.comments : header.history;
+      for (const line of lines) {
+        if (typeof line === "string") list.push(line);
+        else header.problems.push(`${keyword}: ${JSON.stringify(line) ?? String(line)} is not text`);
+      }
+    } else if (isFitsValue(value)) {
+      header.cards[keyword] = value;
+    } else {
+      header.problems.push(`${keyword}: ${describeJson(value)} is not a FITS value (text, number, logical or null)`);
+    }
+  }
+  return header;
+}
+
+function isFitsValue(value: unknown): value is FitsValue {
+  return value === null || typeof value === "string" || typeof value === "boolean" ||
+    (typeof value === "number" && Number.isFinite(value));
+}
+
+function describeJson(value: unknown): string {
+  return Array.isArray(value) ? "a list" : value === undefined ? "undefined" : typeof value === "object" ? "an object" : String(value);
+}
+
 /** The image header astropy/cfitsio reconstruct from a tile-compressed image's BINTABLE header. */
 export function imageHeaderFromCompressed(table: FitsHeader): FitsHeader {
   const from = table.cards;
@@ -294,8 +326,9 @@ function* drain(output: Buffer[]): Generator<Uint8Array> {
 
 /** gzip decoding through zlib with stream backpressure, so only a little input is read ahead of the header. */
 async function* gunzipChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const input = Readable.from(source, { highWaterMark: 1 });
   // Errors reach the loop below through the stream iterator; the callback only lets the pipeline complete.
-  const inflated = pipeline(Readable.from(source, { highWaterMark: 1 }), createGunzip(), () => undefined);
+  const inflated = pipeline(input, createGunzip(), () => undefined);
   try {
     for await (const chunk of inflated) yield chunk as Buffer;
   } catch (error) {
@@ -305,12 +338,22 @@ async function* gunzipChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<
     throw error;
   } finally {
     inflated.destroy();
+    await closed(input);
   }
 }
 
+/** Resolves once a destroyed stream has released its source (Readable.from returns the iterator before 'close'). */
+function closed(stream: Readable): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once("close", () => resolve());
+    stream.destroy();
+  });
+}
+
 function isZlibError(error: unknown): boolean {
-  return error instanceof Error && typeof (error as { code?: unknown }).code === "string" &&
-    ((error as { code: string }).code.startsWith("Z_"));
+  if (!(error instanceof Error) || !("code" in error)) return false;
+  return typeof error.code === "string" && error.code.startsWith("Z_");
 }
 
 function describe(error: unknown): string {

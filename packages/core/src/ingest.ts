@@ -38,12 +38,13 @@ export async function ingestObject(ref: ObjectRef): Promise<IngestOutcome> {
   try {
     const file = await parseLoggingInvalid(ref);
     logger.appendKeys({ site: file.site, base_filename: file.baseFilename });
+    // Every arrival is logged; a repeated delivery rewrites the same entry.
+    await logUpload({ key: ref.key, size: ref.size, uploadedAt: ref.eventTime, sequencer: ref.sequencer });
     const verdict = await recordDelivery(ref);
     if (verdict !== "process") {
       logger.info("delivery needs no work", { verdict, sequencer: ref.sequencer });
       return { status: verdict === "done" ? "duplicate" : "stale" };
     }
-    await logUpload({ key: ref.key, size: ref.size, uploadedAt: ref.eventTime, sequencer: ref.sequencer });
     await headObject(ref.bucket, ref.key);
     const expiresAt = expirationFor(file, ref.eventTime);
     if (expiresAt) await trackExpiration(file, expiresAt);

@@ -6,8 +6,8 @@ import { loadConfig } from "./config";
 import { database } from "./db";
 import { InvalidInputError, NotFoundError, TransientError } from "./errors";
 import { parseObjectKey, type ArchiveDirectory, type ArchiveObjectKey } from "./fileName";
-import type { FitsHeader, FitsValue } from "./fitsHeader";
-import { imageFieldsFromHeader } from "./imageRecord";
+import type { FitsValue } from "./fitsHeader";
+import { imageFieldsFromJson } from "./imageRecord";
 import { recordHeader } from "./imageStore";
 import { assignChannel, type InfoChannel } from "./infoChannels";
 import { logger } from "./logger";
@@ -90,15 +90,6 @@ export function uploadObjectKey(directory: ArchiveDirectory, objectName: string)
   }
 }
 
-function headerFromObject(header: HeaderObject): FitsHeader {
-  const cards: Record<string, FitsValue> = {};
-  const lines = (value: FitsValue | string[] | undefined) => (Array.isArray(value) ? value : value == null ? [] : [String(value)]);
-  for (const [keyword, value] of Object.entries(header)) {
-    if (keyword !== "COMMENT" && keyword !== "HISTORY" && !Array.isArray(value)) cards[keyword] = value;
-  }
-  return { cards, comments: lines(header.COMMENT), history: lines(header.HISTORY), problems: [] };
-}
-
 /**
  * POST /upload: checks the caller may upload this file, records what the request already tells us (the header, the
  * info channel) so it is queryable before the file arrives, and returns a presigned POST for exactly that key.
@@ -110,7 +101,7 @@ export async function requestUpload(request: UploadRequest, caller: UploadCaller
     if (key.directory === "allsky") {
       throw new InvalidInputError("header is only recorded for data and info-images uploads", "header");
     }
-    await recordHeader(database(), key, imageFieldsFromHeader(headerFromObject(request.header)));
+    await recordHeader(database(), key, imageFieldsFromJson(request.header));
   }
   if (key.directory === "info-images") {
     await assignChannel(key.site, request.info_channel, key.baseFilename);

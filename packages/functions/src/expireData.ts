@@ -3,6 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { isRetryable } from "@archive/core/errors";
 import { expirationEntryFromStreamImage, expireEntry } from "@archive/core/expirations";
 import { logger, metrics } from "@archive/core/logger";
 
@@ -11,7 +12,12 @@ const processor = new BatchProcessor(EventType.DynamoDBStreams);
 
 async function expireRecord(record: DynamoDBRecord): Promise<void> {
   if (record.eventName !== "REMOVE") return;
-  await expireEntry(expirationEntryFromStreamImage(record.dynamodb?.OldImage));
+  try {
+    await expireEntry(expirationEntryFromStreamImage(record.dynamodb?.OldImage));
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    logger.warn("stream record rejected and acknowledged", { event_id: record.eventID, error: String(error) });
+  }
 }
 
 export const handler = middy<DynamoDBStreamEvent>()

@@ -1,0 +1,83 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uploadDemo } from "@archive/cli/commands";
+import { demoExposure } from "@archive/cli/demoExposure";
+import { uploadFile } from "@archive/cli/upload";
+import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
+import { findFreePortRange } from "@archive/local/ports";
+import { repoRoot, tempStateDir, uniqueSite } from "./harness";
+
+// The dashboard in Debian's Chromium: it shows a site's exposures and info channels, and a new exposure's thumbnail
+// appears without a reload. The screenshot is kept as test-results/dashboard.png.
+const CHROMIUM = "/usr/bin/chromium";
+const quiet = { write: () => true };
+
+describe("the dashboard", () => {
+  let archive: LocalArchive;
+  let browser: Browser;
+  let state: Awaited<ReturnType<typeof tempStateDir>>;
+  const site = uniqueSite();
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium (apt-get install -y chromium)`);
+    }
+    state = await tempStateDir("dashboard");
+    archive = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await archive?.stop();
+    await state?.remove();
+  });
+
+  it("shows a new exposure's thumbnail live, without reloading the page", async () => {
+    await uploadDemo({ api: archive.url, site, count: 2 }, quiet);
+    const info = await demoExposure({ site, counter: 4242, captureTime: new Date(), seed: 11, jpgWidth: 300 });
+    const infoJpg = info.files.find((file) => file.name.endsWith(".jpg"));
+    if (!infoJpg) throw new Error("the demo exposure has no jpg");
+    await uploadFile({ api: archive.url }, { fileName: infoJpg.name, bytes: infoJpg.bytes, directory: "info-images", channel: 2 });
+    await archive.dispatcher.whenIdle();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${archive.url}/?site=${site}`);
+    await page.locator("#live[data-state=open]").waitFor({ timeout: 15_000 });
+    await page.locator(".exposure").first().waitFor({ timeout: 15_000 });
+    const exposuresBefore = await page.locator(".exposure").count();
+    // Page scripts are strings here: the test's TypeScript has no DOM types.
+    await page.evaluate("window.samePage = true");
+
+    const { exposures } = await uploadDemo({ api: archive.url, site, count: 1 }, quiet);
+    const base = exposures[0]?.baseFilename ?? "";
+    const thumbnail = page.locator(`img[data-base="${base}"][data-kind="thumbnail"]`);
+    await thumbnail.waitFor({ state: "visible", timeout: 30_000 });
+    await page.waitForFunction(
+      `(() => { const image = document.querySelector('img[data-base="${base}"][data-kind="thumbnail"]');` +
+        " return image !== null && image.complete && image.naturalWidth > 0; })()",
+    );
+    await page.locator("#uploads td.file", { hasText: `${base}-EX10.jpg` }).waitFor({ timeout: 15_000 });
+    await mkdir(join(repoRoot, "test-results"), { recursive: true });
+    const screenshot = join(repoRoot, "test-results", "dashboard.png");
+    await page.screenshot({ path: screenshot, fullPage: true });
+
+    expect(await page.evaluate('"samePage" in window')).toBe(true);
+    expect(await page.locator(".exposure").count()).toBe(exposuresBefore + 1);
+    expect(await page.locator(".channel.filled").count()).toBe(1);
+    expect((await readFile(screenshot)).subarray(1, 4).toString()).toBe("PNG");
+  });
+});

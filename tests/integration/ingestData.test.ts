@@ -1,0 +1,337 @@
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { SQSBatchResponse } from "aws-lambda";
+import sharp from "sharp";
+import { describe, expect, test } from "vitest";
+import { awsClients } from "@archive/core/aws";
+import { tableName } from "@archive/core/dynamo";
+import { findImage } from "@archive/core/imageStore";
+import { getObjectBytes, listKeys } from "@archive/core/s3Objects";
+import { recentUploads } from "@archive/core/uploadLog";
+import { handler } from "@archive/functions/ingestData";
+import { useTestDatabase } from "../support/database";
+import { buildFits, buildFitsHeader, bzip2, imageCards, type CardSpec } from "../support/fits";
+import {
+  lambdaContext,
+  missingObject,
+  putObject,
+  s3Notification,
+  sqsBatch,
+  sqsBatchOf,
+  type StoredObject,
+} from "../support/objectEvents";
+import { useServices } from "../support/services";
+import testEvent from "../fixtures/events/s3-test-event.json";
+
+const database = useTestDatabase();
+const services = useServices({ databaseUrl: () => database.url });
+
+const headerCards = (base: string): CardSpec[] => [
+  ["SIMPLE", true],
+  ["BITPIX", 16],
+  ["NAXIS", 0],
+  ["DATE-OBS", "2022-06-29T04:12:40.000"],
+  ["FILTER", "PL"],
+  ["EXPTIME", 30],
+  ["ORIGNAME", base],
+];
+
+async function jpg(width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: "#3060a0" } }).jpeg().toBuffer();
+}
+
+/** The four files a site sends for one exposure. */
+async function uploadExposure(base: string): Promise<StoredObject[]> {
+  const bucket = services.bucket;
+  return Promise.all([
+    putObject(bucket, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)).match(/.{80}/g)?.join("\n") ?? ""),
+    putObject(bucket, `data/${base}-EX01.fits.bz2`, Buffer.from(bzip2(buildFits({ header: imageCards(64, headerCards(base).slice(3)) })))),
+    putObject(bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16, headerCards(base).slice(3)) }))),
+    putObject(bucket, `data/${base}-EX10.jpg`, await jpg(300, 200)),
+  ]);
+}
+
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+}
+
+async function ingest(objects: StoredObject[]): Promise<SQSBatchResponse> {
+  const response = await handler(sqsBatchOf(objects), lambdaContext());
+  if (!response) throw new Error("an SQS batch gets a batch response");
+  return response;
+}
+
+function noticesFor(base: string): unknown[] {
+  return services.sqs
+    .messages(services.queueUrl)
+    .map((message): unknown => JSON.parse(message.body))
+    .filter((notice) => JSON.stringify(notice).includes(`"base_filename":"${base}"`));
+}
+
+async function thumbnailEvent(base: string): Promise<StoredObject> {
+  const key = `data/${base}-EX11.jpg`;
+  const bytes = await getObjectBytes(services.bucket, key);
+  return { ...missingObject(services.bucket, key), size: bytes.length };
+}
+
+describe("data/ ingestion", () => {
+  test("a full exposure arriving in every order gives one complete row", async () => {
+    // Prepare: 24 exposures, one per order of txt, large fits, small fits and medium jpg
+    const orders = permutations([0, 1, 2, 3]);
+    const exposures = await Promise.all(
+      orders.map(async (order, i) => {
+        const base = `sro-kb001ms-20220629-${String(20000 + i).padStart(8, "0")}`;
+        const files = await uploadExposure(base);
+        return { base, files: order.map((index) => files[index]).filter((f): f is StoredObject => f !== undefined) };
+      }),
+    );
+
+    // Act: each order is one batch, then the thumbnails' own events
+    for (const exposure of exposures) expect((await ingest(exposure.files)).batchItemFailures).toEqual([]);
+    const thumbnails = await Promise.all(exposures.map((exposure) => thumbnailEvent(exposure.base)));
+    expect((await ingest(thumbnails)).batchItemFailures).toEqual([]);
+
+    // Assess
+    for (const { base } of exposures) {
+      const row = await findImage(database.db, base);
+      expect(row).toMatchObject({
+        base_filename: base,
+        site: "sro",
+        data_type: "EX",
+        filter_used: "PL",
+        fits_01_exists: true,
+        fits_10_exists: true,
+        jpg_medium_exists: true,
+        jpg_small_exists: true,
+      });
+      expect(row?.header).toContain(`"ORIGNAME":"${base}"`);
+      const rows = await database.db.selectFrom("images").select("image_id").where("base_filename", "=", base).execute();
+      expect(rows).toHaveLength(1);
+    }
+  });
+
+  test("the fits header is read from the object itself when no txt came", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030001";
+    const fits = await putObject(
+      services.bucket,
+      `data/${base}-EX01.fits.bz2`,
+      Buffer.from(bzip2(buildFits({ header: imageCards(4096, headerCards(base).slice(3)) }))),
+    );
+
+    // Act
+    const response = await ingest([fits]);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const row = await findImage(database.db, base);
+    expect(row).toMatchObject({ fits_01_exists: true, filter_used: "PL", exposure_time: 30 });
+    expect(row?.header).toContain(`"ORIGNAME":"${base}"`);
+  });
+
+  test("a medium jpg gets a 128 px high thumbnail with its aspect kept, whose own event marks jpg_small_exists", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030002";
+    const medium = await putObject(services.bucket, `data/${base}-EX10.jpg`, await jpg(300, 200));
+
+    // Act
+    await ingest([medium]);
+    const thumbnail = await thumbnailEvent(base);
+    await ingest([thumbnail]);
+
+    // Assess
+    const bytes = await getObjectBytes(services.bucket, `data/${base}-EX11.jpg`);
+    const metadata = await sharp(bytes).metadata();
+    expect({ format: metadata.format, width: metadata.width, height: metadata.height }).toEqual({
+      format: "jpeg",
+      width: 192,
+      height: 128,
+    });
+    expect(await listKeys(services.bucket, `data/${base}-`)).toEqual([`data/${base}-EX10.jpg`, `data/${base}-EX11.jpg`]);
+    expect(await findImage(database.db, base)).toMatchObject({ jpg_medium_exists: true, jpg_small_exists: true });
+  });
+
+  test("a corrupt jpg still marks its row and gets no thumbnail", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030003";
+    const corrupt = await putObject(services.bucket, `data/${base}-EX10.jpg`, "this is not a jpeg");
+
+    // Act
+    const response = await ingest([corrupt]);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await findImage(database.db, base)).toMatchObject({ jpg_medium_exists: true, jpg_small_exists: false });
+    expect(await listKeys(services.bucket, `data/${base}-`)).toEqual([`data/${base}-EX10.jpg`]);
+  });
+
+  test("the notice on the datastreamer's queue has the replaced system's exact shape", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030004";
+    const txt = await putObject(services.bucket, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)));
+
+    // Act
+    await ingest([txt]);
+
+    // Assess
+    expect(noticesFor(base)).toEqual([
+      { topic: "imagedata", site: "sro", data: { s3_directory: "data", base_filename: base, site: "sro" } },
+    ]);
+  });
+
+  test("a repeated delivery changes nothing and sends no second notice", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030005";
+    const medium = await putObject(services.bucket, `data/${base}-EX10.jpg`, await jpg(90, 60));
+    await ingest([medium]);
+    const before = await findImage(database.db, base);
+
+    // Act
+    await ingest([medium]);
+    await handler(s3Notification([medium]), lambdaContext());
+
+    // Assess
+    expect(await findImage(database.db, base)).toEqual(before);
+    expect(noticesFor(base)).toHaveLength(1);
+    const delivery = await awsClients().dynamo.send(
+      new GetCommand({ TableName: tableName("objectDeliveries"), Key: { object_key: medium.key } }),
+    );
+    expect(delivery.Item).toMatchObject({ deliveries: 3, size: medium.size, etag: medium.eTag });
+  });
+
+  test("concurrent deliveries of one event send one notice", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030006";
+    const fits = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
+
+    // Act
+    const responses = await Promise.all([ingest([fits]), ingest([fits]), ingest([fits])]);
+
+    // Assess
+    expect(responses.flatMap((response) => response.batchItemFailures)).toEqual([]);
+    expect(noticesFor(base)).toHaveLength(1);
+    expect(await findImage(database.db, base)).toMatchObject({ fits_10_exists: true });
+  });
+
+  test("a stale event of an object never redoes work a newer one did", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030007";
+    const older = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
+    const newer = await putObject(services.bucket, older.key, Buffer.from(buildFits({ header: imageCards(32) })));
+    await ingest([newer]);
+
+    // Act
+    const response = await ingest([older]);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(noticesFor(base)).toHaveLength(1);
+    const delivery = await awsClients().dynamo.send(
+      new GetCommand({ TableName: tableName("objectDeliveries"), Key: { object_key: older.key } }),
+    );
+    expect(delivery.Item).toMatchObject({ deliveries: 2, stale_deliveries: 1, size: newer.size });
+  });
+
+  test("a poison record fails alone in its batch and its retry completes the work", async () => {
+    // Prepare: a valid file, one whose notice the queue refuses, an invalid name, a vanished object
+    const good = await putObject(services.bucket, "data/sro-kb001ms-20220629-00030008-EX10.fits", Buffer.from(buildFits({ header: imageCards(8) })));
+    const poisonBase = "sro-kb001ms-20220629-00030009";
+    const poison = await putObject(services.bucket, `data/${poisonBase}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })));
+    const invalid = await putObject(services.bucket, "data/sro-kb001ms-2022-bad-name.fits", "x");
+    const vanished = missingObject(services.bucket, "data/sro-kb001ms-20220629-00030010-EX10.jpg");
+    const stopFault = services.sqs.failSendsWhen((body) => body.includes(poisonBase));
+    const batch = sqsBatchOf([good, poison, invalid, vanished]);
+
+    // Act
+    const first = await handler(batch, lambdaContext());
+    stopFault();
+    const retried = batch.Records.filter((record) => first?.batchItemFailures.some((f) => f.itemIdentifier === record.messageId));
+    const second = await handler({ Records: retried }, lambdaContext());
+
+    // Assess
+    expect(first?.batchItemFailures).toEqual([{ itemIdentifier: batch.Records[1]?.messageId }]);
+    expect(second?.batchItemFailures).toEqual([]);
+    expect(await findImage(database.db, "sro-kb001ms-20220629-00030008")).toMatchObject({ fits_10_exists: true });
+    expect(await findImage(database.db, poisonBase)).toMatchObject({ fits_10_exists: true });
+    expect(noticesFor(poisonBase)).toHaveLength(1);
+    expect(await findImage(database.db, "sro-kb001ms-20220629-00030010")).toBeUndefined();
+  });
+
+  test("an invalid key is logged under the site its name suggests and acknowledged", async () => {
+    // Prepare
+    const invalid = await putObject(services.bucket, "data/lsc-camera1-notadate-EX10.jpg", "x");
+    const unknown = await putObject(services.bucket, "data/Weird_Name.jpg", "y");
+
+    // Act
+    const response = await ingest([invalid, unknown]);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await recentUploads("lsc")).map((entry) => entry.filename)).toContain("lsc-camera1-notadate-EX10.jpg");
+    expect((await recentUploads("unknown")).map((entry) => entry.filename)).toContain("Weird_Name.jpg");
+  });
+
+  test("the upload log keeps two uploads of the same second", async () => {
+    // Prepare
+    const second = new Date("2099-01-01T00:00:00.000Z");
+    const base = "ogg-kb001ms-20220629-00030011";
+    const first = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: second });
+    const other = await putObject(services.bucket, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)), { eventTime: second });
+    const again = await putObject(services.bucket, first.key, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: second });
+
+    // Act
+    await ingest([first, other, again]);
+
+    // Assess
+    const entries = await recentUploads("ogg", 10, new Date("2099-01-01T01:00:00Z"));
+    expect(entries.map((entry) => [entry.filename, entry.upload_timestamp_s, entry.s3_directory]).sort()).toEqual([
+      [`${base}-EX00.txt`, 4070908800, "data"],
+      [`${base}-EX10.fits`, 4070908800, "data"],
+      [`${base}-EX10.fits`, 4070908800, "data"],
+    ]);
+  });
+
+  test("upload log entries past their expiry are not shown", async () => {
+    // Prepare
+    const old = await putObject(services.bucket, "data/cpt-kb001ms-20220629-00030012-EX10.fits", Buffer.from(buildFits({ header: imageCards(8) })), {
+      eventTime: new Date(Date.now() - 49 * 3_600_000),
+    });
+
+    // Act
+    await ingest([old]);
+
+    // Assess
+    expect(await recentUploads("cpt")).toEqual([]);
+  });
+
+  test("an expiring data type gets one expiration entry; the test site's expires after 5 minutes", async () => {
+    // Prepare
+    const base = "tst-kb001ms-20220629-00030013";
+    const arrived = new Date("2022-06-29T04:00:00Z");
+    const fits = await putObject(services.bucket, `data/${base}-EP10.fits`, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: arrived });
+    const later = await putObject(services.bucket, `data/${base}-EP10.jpg`, await jpg(30, 20), { eventTime: new Date(arrived.getTime() + 60_000) });
+
+    // Act
+    await ingest([fits, later]);
+
+    // Assess
+    const entry = await awsClients().dynamo.send(
+      new GetCommand({ TableName: tableName("expirations"), Key: { expiration_key: `data/${base}` } }),
+    );
+    expect(entry.Item).toMatchObject({ s3_directory: "data", base_filename: base, site: "tst", expires_at: arrived.getTime() / 1000 + 300 });
+  });
+
+  test("a direct S3 event is ingested and an s3:TestEvent is ignored", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030014";
+    const fits = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })));
+
+    // Act
+    await handler(s3Notification([fits]), lambdaContext());
+    const response = await handler(sqsBatch([{ body: testEvent }]), lambdaContext());
+
+    // Assess
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(await findImage(database.db, base)).toMatchObject({ fits_10_exists: true });
+  });
+});
