@@ -9,6 +9,8 @@ const { env } = process;
 env.POWERTOOLS_LOG_LEVEL ??= env.LOG_LEVEL ?? "WARN";
 // CloudWatch metrics (EMF lines on stdout) mean nothing on a laptop.
 env.POWERTOOLS_METRICS_DISABLED ??= "true";
+// The project supports Node 20 locally (Lambda runs 22); the SDK's notice about its future releases is noise here.
+env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const { startLocalArchive } = await import("@archive/local/archive");
 const { PortInUseError, portFromEnv } = await import("@archive/local/ports");

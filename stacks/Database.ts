@@ -17,6 +17,7 @@ import {
 } from "aws-cdk-lib/aws-rds";
 import { Secret, type ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Duration, RemovalPolicy } from "aws-cdk-lib/core";
+import type { IDependable } from "constructs";
 import { Script, use, type StackContext } from "sst/constructs";
 import { archiveFunction, type DatabaseAccess } from "./functions";
 import { alarmOnFunction } from "./alarms";
@@ -34,6 +35,8 @@ interface StageDatabase {
   access: DatabaseAccess;
   /** Only when this stage owns the instance. */
   instance?: DatabaseInstance;
+  /** What must exist before anything connects: the instance and the endpoint that serves its secret. */
+  readiness: IDependable[];
 }
 
 function existingDatabase({ stack }: StackContext, secret: string): StageDatabase {
@@ -41,7 +44,7 @@ function existingDatabase({ stack }: StackContext, secret: string): StageDatabas
     ? Secret.fromSecretCompleteArn(stack, "DatabaseSecret", secret)
     : Secret.fromSecretNameV2(stack, "DatabaseSecret", secret);
   // The existing instance is reached as the replaced functions reached it: outside any VPC.
-  return { access: { secret: imported } };
+  return { access: { secret: imported }, readiness: [] };
 }
 
 function newDatabase(
@@ -75,7 +78,7 @@ function newDatabase(
     subnets,
     securityGroups: [endpointsGroup],
   });
-  vpc.addInterfaceEndpoint("SecretsManagerEndpoint", {
+  const secretsEndpoint = vpc.addInterfaceEndpoint("SecretsManagerEndpoint", {
     service: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     subnets,
     securityGroups: [endpointsGroup],
@@ -94,7 +97,7 @@ function newDatabase(
     vpc,
     vpcSubnets: subnets,
     securityGroups: [databaseGroup],
-    credentials: Credentials.fromGeneratedSecret("archive", { secretName: `${app.logicalPrefixedName("database")}` }),
+    credentials: Credentials.fromGeneratedSecret("archive", { secretName: app.logicalPrefixedName("database") }),
     databaseName: "archive",
     allocatedStorage: setting.allocatedStorageGiB,
     maxAllocatedStorage: setting.maxAllocatedStorageGiB,
@@ -107,7 +110,11 @@ function newDatabase(
   });
   const secret = instance.secret;
   if (!secret) throw new Error("the generated database credentials have no secret");
-  return { access: { secret, network: { vpc, subnets, securityGroup: functionsGroup } }, instance };
+  return {
+    access: { secret, network: { vpc, subnets, securityGroup: functionsGroup } },
+    instance,
+    readiness: [instance, secretsEndpoint],
+  };
 }
 
 /** Postgres for the stage, and the migrations that bring its schema up to date on every deploy. */
@@ -116,7 +123,7 @@ export function Database(ctx: StackContext) {
   const { environment, config } = use(Storage);
   const { alarmTopic } = use(Monitoring);
   const setting = config.database;
-  const { access: database, instance } =
+  const { access: database, instance, readiness } =
     setting.kind === "new" ? newDatabase(ctx, setting, config.retainData) : existingDatabase(ctx, setting.secret);
 
   const migrate = archiveFunction(stack, "Migrate", {
@@ -131,7 +138,7 @@ export function Database(ctx: StackContext) {
   });
   // onCreate and onUpdate: every deploy migrates to latest before the stacks with the new functions update.
   const migrations = new Script(stack, "Migrations", { onCreate: migrate, onUpdate: migrate });
-  if (instance) migrations.node.addDependency(instance);
+  for (const dependency of readiness) migrations.node.addDependency(dependency);
   alarmOnFunction(stack, "Migrate", migrate, alarmTopic);
 
   stack.addOutputs({

@@ -2,13 +2,19 @@ import { createServer, type Server } from "node:net";
 import { QueryCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { uploadDemo } from "@archive/cli/commands";
 import { demoExposure } from "@archive/cli/demoExposure";
 import { uploadFile } from "@archive/cli/upload";
 import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
 import { findFreePortRange, PortInUseError } from "@archive/local/ports";
 import { fetchHealth, listenForNotices, type PublishedHealth, objectExists, tempStateDir, uniqueSite, type NoticeListener } from "./harness";
+
+// Hoisted above the imports: the one logger and metrics read these when created; handlers log every record otherwise.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
+});
 
 // The local archive end to end, in this process: the CLI's demo upload goes through the API's presigned POST into
 // s3rver, the dispatcher feeds the same ingest handlers, and the results land in Postgres, S3, DynamoDB and /stream.
@@ -41,7 +47,7 @@ describe("the local archive", () => {
 
   beforeAll(async () => {
     state = await tempStateDir("e2e");
-    archive = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path, logLevel: "WARN" });
+    archive = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path });
     notices = await listenForNotices(archive.url, site);
   });
 

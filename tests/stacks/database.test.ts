@@ -68,15 +68,16 @@ describe("a stage with its own database", () => {
 });
 
 describe("migrations on deploy", () => {
-  it("invoke the migrate function on create and on every update, after the database exists", () => {
+  it("invoke the migrate function on create and on every update, once the database and its secret's endpoint exist", () => {
     const [migrate] = resourceById(created.Database, "AWS::Lambda::Function", "Migrate");
     const [database] = resourceById(created.Database, "AWS::RDS::DBInstance", "Database");
+    const [endpoint] = resourceById(created.Database, "AWS::EC2::VPCEndpoint", "VpcSecretsManagerEndpoint");
     const [, script] = resourceById(created.Database, "Custom::SSTScript", "MigrationsScriptResource");
     expect(properties(script)).toMatchObject({
       UserCreateFunction: { Ref: migrate },
       UserUpdateFunction: { Ref: migrate },
     });
-    expect(script["DependsOn"]).toEqual(expect.arrayContaining([database]));
+    expect(script["DependsOn"]).toEqual(expect.arrayContaining([database, endpoint]));
   });
 
   it("finish before the stacks holding the new functions deploy", () => {

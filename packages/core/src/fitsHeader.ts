@@ -128,7 +128,7 @@ function describeJson(value: unknown): string {
 /** The image header astropy/cfitsio reconstruct from a tile-compressed image's BINTABLE header. */
 export function imageHeaderFromCompressed(table: FitsHeader): FitsHeader {
   const from = table.cards;
-  const cards: Record<string, FitsValue> = {};
+  const cards = Object.create(null) as Record<string, FitsValue>;
   const isPrimary = "ZSIMPLE" in from;
   if (isPrimary) cards.SIMPLE = from.ZSIMPLE ?? true;
   else cards.XTENSION = from.ZTENSION ?? "IMAGE";

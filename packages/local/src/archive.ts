@@ -34,8 +34,6 @@ export interface LocalArchiveOptions {
   ttlIntervalMs?: number;
   /** Delay before a failed message is delivered again (multiplied by its receive count). */
   retryDelayMs?: number;
-  /** The handlers' log level in this process; left as configured when absent. */
-  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
 }
 
 export interface LocalArchiveHealth {
@@ -131,7 +129,6 @@ async function loadHandlers(): Promise<{ data: SqsHandler; infoImages: SqsHandle
 
 export async function startLocalArchive(options: LocalArchiveOptions): Promise<LocalArchive> {
   const stateDir = resolve(options.stateDir);
-  if (options.logLevel) logger.setLogLevel(options.logLevel);
   const embedded = options.databaseUrl === undefined;
   const ports = localPorts(options.port, options.ports);
   await assertPortsFree(ports, embedded ? ["api", "s3", "dynamodb", "sqs", "postgres"] : ["api", "s3", "dynamodb", "sqs"]);
