@@ -1,83 +1,34 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { afterAll, beforeAll } from "vitest";
 import { resetAwsClients } from "@archive/core/aws";
 import { resetConfig } from "@archive/core/config";
-import { closeDatabase } from "@archive/core/db";
 import { presignDownload, presignUpload } from "@archive/core/uploads";
 import type { HttpApiEvent } from "@archive/functions/lib/http";
-import { startDynamoServer, type LocalDynamoServer } from "@archive/local/dynamoServer";
-import { startS3Server, type LocalS3Server } from "@archive/local/s3Server";
 import readFixture from "../fixtures/apigw/read-request.json";
-import { useTestDatabase, type TestDatabase } from "../support/database";
+import { useTestDatabase } from "../support/database";
+import { useServices, type TestServices } from "../support/services";
 
 /** The API tests' world: a fresh database, s3rver with the bucket, dynalite with every table, and the env set. */
-export interface ApiServices extends TestDatabase {
-  readonly s3: LocalS3Server;
-  readonly dynamo: LocalDynamoServer;
+export const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
+export const UPLOAD_URL_EXPIRES_SECONDS = 120;
+
+export function useApiServices(): TestServices {
+  const database = useTestDatabase();
+  return useServices({
+    databaseUrl: () => database.url,
+    env: {
+      MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+      UPLOAD_URL_EXPIRES_SECONDS: String(UPLOAD_URL_EXPIRES_SECONDS),
+      ALLOW_ANONYMOUS_UPLOADS: "false",
+    },
+  });
 }
 
-export const BUCKET = "archive-api-test";
-
-/** Sets one setting for the rest of the file's tests (the config and clients are read again on next use). */
-export function setEnv(values: Record<string, string | undefined>): void {
-  for (const [name, value] of Object.entries(values)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+/** Changes settings for the following requests (the config and clients are read again on next use). */
+export function setEnv(values: Record<string, string>): void {
+  Object.assign(process.env, values);
   resetConfig();
   resetAwsClients();
-}
-
-export function useApiServices(): ApiServices {
-  const database = useTestDatabase();
-  let s3: LocalS3Server | undefined;
-  let dynamo: LocalDynamoServer | undefined;
-
-  beforeAll(async () => {
-    s3 = await startS3Server({ bucket: BUCKET });
-    dynamo = await startDynamoServer();
-    setEnv({
-      STAGE: "test",
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "S3RVER",
-      AWS_SECRET_ACCESS_KEY: "S3RVER",
-      BUCKET_NAME: BUCKET,
-      DATABASE_URL: database.url,
-      DATABASE_SECRET_ARN: undefined,
-      DATASTREAM_QUEUE_URL: "http://127.0.0.1:9/queue/datastream",
-      S3_ENDPOINT: s3.endpoint,
-      S3_PUBLIC_ENDPOINT: undefined,
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      MAX_UPLOAD_BYTES: String(5 * 1024 * 1024),
-      UPLOAD_URL_EXPIRES_SECONDS: "120",
-      ALLOW_ANONYMOUS_UPLOADS: "false",
-    });
-    await closeDatabase();
-  });
-
-  afterAll(async () => {
-    await closeDatabase();
-    await s3?.close();
-    await dynamo?.close();
-  });
-
-  return {
-    get db() {
-      return database.db;
-    },
-    get url() {
-      return database.url;
-    },
-    get s3() {
-      if (!s3) throw new Error("useApiServices: s3rver exists only from beforeAll on");
-      return s3;
-    },
-    get dynamo() {
-      if (!dynamo) throw new Error("useApiServices: dynalite exists only from beforeAll on");
-      return dynamo;
-    },
-  };
 }
 
 /** A site no other test uses, so each test owns its rows, tokens and log entries. */

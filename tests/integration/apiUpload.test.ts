@@ -11,7 +11,7 @@ import { handler as authorizerHandler } from "@archive/functions/authorizer";
 import type { HttpApiEvent } from "@archive/functions/lib/http";
 import authorizerFixture from "../fixtures/apigw/authorizer-request.json";
 import uploadFixture from "../fixtures/apigw/upload-request.json";
-import { BUCKET, invoke, lambdaContext, readObject, setEnv, uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
+import { MAX_UPLOAD_BYTES, UPLOAD_URL_EXPIRES_SECONDS, invoke, lambdaContext, readObject, setEnv, uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
 
 const services = useApiServices();
 
@@ -76,11 +76,11 @@ describe("POST /upload", () => {
       .parse(JSON.parse(Buffer.from(fields.Policy ?? "", "base64").toString("utf8")));
     expect(policy.conditions).toContainEqual({ key: `data/${objectName}` });
     expect(policy.conditions).not.toContainEqual(expect.arrayContaining(["starts-with", "$key"]));
-    expect(policy.conditions).toContainEqual(["content-length-range", 1, 5 * 1024 * 1024]);
-    expect(policy.conditions).toContainEqual({ bucket: BUCKET });
+    expect(policy.conditions).toContainEqual(["content-length-range", 1, MAX_UPLOAD_BYTES]);
+    expect(policy.conditions).toContainEqual({ bucket: services.bucket });
     const expiresIn = Date.parse(policy.expiration) - before;
-    expect(expiresIn).toBeGreaterThan(100_000);
-    expect(expiresIn).toBeLessThanOrEqual(121_000);
+    expect(expiresIn).toBeGreaterThan((UPLOAD_URL_EXPIRES_SECONDS - 20) * 1000);
+    expect(expiresIn).toBeLessThanOrEqual((UPLOAD_URL_EXPIRES_SECONDS + 1) * 1000);
   });
 
   it("records the info channel of an info image in the site's metadata item", async () => {
@@ -274,6 +274,7 @@ describe("upload request validation", () => {
     ["info_channel", { object_name: `${base}-EX10.jpg`, s3_directory: "info-images", info_channel: 4 }],
     ["object_name", { s3_directory: "data" }],
     ["header.EXPTIME", { object_name: `${base}-EX10.jpg`, header: { EXPTIME: { nested: true } } }],
+    ["header", { object_name: `${base}-EX10.jpg`, s3_directory: "info-images", header: { EXPTIME: 30 } }],
     ["body", "{not json"],
     ["body", ""],
   ])("refuses a bad %s with 400 naming it", async (field, body) => {

@@ -125,7 +125,8 @@ export async function requestUpload(target: UploadTarget, upload: UploadRequest)
   try {
     reply = await send(new URL("upload", withSlash(target.api)), "POST", headers, [body]);
   } catch (error) {
-    throw new UploadFailure(`cannot reach the API at ${target.api}: ${describe(error)}`, "presign");
+    const hint = describe(error) === "ECONNREFUSED" ? " (is `npm start` running, or is --api right?)" : "";
+    throw new UploadFailure(`cannot reach the API at ${target.api}: ${describe(error)}${hint}`, "presign");
   }
   if (reply.status !== 200) throw new UploadFailure(replyReason(reply), "presign", reply.status);
   const parsed = presignedPostSchema.safeParse(safeJson(reply.body));

@@ -98,9 +98,8 @@ export async function requestUpload(request: UploadRequest, caller: UploadCaller
   const key = uploadObjectKey(request.s3_directory, request.object_name);
   assertMayUpload(caller, key);
   if (request.header !== undefined) {
-    if (key.directory === "allsky") {
-      throw new InvalidInputError("header is only recorded for data and info-images uploads", "header");
-    }
+    // Info and allsky images live in DynamoDB, not in `images`; their headers arrive as .txt files.
+    if (key.directory !== "data") throw new InvalidInputError("header is only accepted for data uploads", "header");
     await recordHeader(database(), key, imageFieldsFromJson(request.header));
   }
   if (key.directory === "info-images") {
