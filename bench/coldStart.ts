@@ -32,7 +32,8 @@ const HANDLER_ENV: Record<string, string> = {
 
 /** SST v2's own esbuild options for an ESM nodejs22.x function (sst/runtime/handlers/node.js), with the stack's externals. */
 async function bundle(handler: string, outDir: string): Promise<string> {
-  const outfile = join(outDir, `${handler}.mjs`);
+  // .js (ESM by the root package.json) keeps the bundles out of `eslint .`, which ignores **/*.js.
+  const outfile = join(outDir, `${handler}.js`);
   await build({
     entryPoints: [join(FUNCTIONS_DIR, `${handler}.ts`)],
     outfile,
