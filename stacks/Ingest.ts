@@ -3,6 +3,7 @@ import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq, SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Bucket, EventType } from "aws-cdk-lib/aws-s3";
 import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
@@ -60,65 +61,48 @@ export function Ingest({ stack }: StackContext) {
     return { queue, deadLetters };
   };
 
-  const ingestData = archiveFunction(stack, "IngestData", {
-    handler: "ingestData",
-    // sharp decodes a medium jpg and writes the thumbnail; more memory is also more CPU.
-    memorySize: 1024,
-    timeoutSeconds: INGEST_TIMEOUT_SECONDS,
-    environment,
-    database,
+  /**
+   * An ingest function for one prefix: it reads what arrives there and writes thumbnails next to it. ListBucket (on
+   * the bucket alone) makes S3 answer 404, not 403, for an object deleted before its event is processed, so that
+   * event is acknowledged instead of retried into the dead-letter queue.
+   */
+  const ingestFunction = (id: string, prefix: string, props: { connects: boolean; tables: Table[]; concurrency: number }) => {
+    const fn = archiveFunction(stack, `Ingest${id}`, {
+      handler: `ingest${id}`,
+      // sharp decodes a medium jpg and writes the thumbnail; more memory is also more CPU.
+      memorySize: 1024,
+      timeoutSeconds: INGEST_TIMEOUT_SECONDS,
+      environment,
+      database,
+      connects: props.connects,
+      sharp: layer,
+      retainLogs,
+      statements: [
+        new PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: objects(prefix) }),
+        new PolicyStatement({ actions: ["s3:ListBucket"], resources: [bucket.bucketArn] }),
+        tableStatement(tableActions.write, ...props.tables),
+        sendNotices,
+      ],
+    });
+    return { fn, ...prefixQueue(id, prefix, fn, props.concurrency) };
+  };
+
+  const deliveryTables = [tables.uploadLog, tables.expirations, tables.objectDeliveries];
+  const data = ingestFunction("Data", "data/", {
     connects: true,
-    sharp: layer,
-    retainLogs,
-    statements: [
-      // Reads headers and jpgs, and writes each thumbnail (…-EX11.jpg) next to its exposure.
-      new PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: objects("data/") }),
-      tableStatement(tableActions.write, tables.uploadLog, tables.expirations, tables.objectDeliveries),
-      sendNotices,
-    ],
+    tables: deliveryTables,
+    concurrency: config.ingestDataConcurrency,
   });
-  const data = prefixQueue("Data", "data/", ingestData, config.ingestDataConcurrency);
-
-  const ingestInfoImages = archiveFunction(stack, "IngestInfoImages", {
-    handler: "ingestInfoImages",
-    memorySize: 1024,
-    timeoutSeconds: INGEST_TIMEOUT_SECONDS,
-    environment,
-    database,
+  const infoImages = ingestFunction("InfoImages", "info-images/", {
     connects: false,
-    sharp: layer,
-    retainLogs,
-    statements: [
-      // Reads what arrives and writes the thumbnail of a medium jpg next to it.
-      new PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: objects("info-images/") }),
-      tableStatement(
-        tableActions.write,
-        tables.infoImages,
-        tables.uploadLog,
-        tables.expirations,
-        tables.objectDeliveries,
-      ),
-      sendNotices,
-    ],
+    tables: [tables.infoImages, ...deliveryTables],
+    concurrency: config.consumerConcurrency,
   });
-  const infoImages = prefixQueue("InfoImages", "info-images/", ingestInfoImages, config.consumerConcurrency);
-
-  const ingestAllsky = archiveFunction(stack, "IngestAllsky", {
-    handler: "ingestAllsky",
-    memorySize: 1024,
-    timeoutSeconds: INGEST_TIMEOUT_SECONDS,
-    environment,
-    database,
+  const allsky = ingestFunction("Allsky", "allsky/", {
     connects: false,
-    sharp: layer,
-    retainLogs,
-    statements: [
-      new PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: objects("allsky/") }),
-      tableStatement(tableActions.write, tables.allsky, tables.uploadLog, tables.expirations, tables.objectDeliveries),
-      sendNotices,
-    ],
+    tables: [tables.allsky, ...deliveryTables],
+    concurrency: config.consumerConcurrency,
   });
-  const allsky = prefixQueue("Allsky", "allsky/", ingestAllsky, config.consumerConcurrency);
 
   // Expiring an exposure lists its objects by base filename, then deletes them; allsky images expire too.
   const expiringPrefixes = ["data/", "info-images/", "allsky/"];
@@ -188,7 +172,7 @@ export function Ingest({ stack }: StackContext) {
     targets: [new LambdaFunction(sweepExpirations, { retryAttempts: 0 })],
   });
 
-  for (const fn of [ingestData, ingestInfoImages, ingestAllsky, expireData, sweepExpirations]) {
+  for (const fn of [data.fn, infoImages.fn, allsky.fn, expireData, sweepExpirations]) {
     // New code takes events only after the schema it expects exists.
     fn.node.addDependency(migrations);
     alarmOnFunction(stack, fn.id, fn, alarmTopic);

@@ -208,6 +208,7 @@ describe("least privilege", () => {
       "dynamodb:Query",
       "dynamodb:UpdateItem",
       "s3:GetObject",
+      "s3:ListBucket",
       "s3:PutObject",
       "secretsmanager:DescribeSecret",
       "secretsmanager:GetSecretValue",
@@ -241,6 +242,8 @@ describe("least privilege", () => {
     const statements = functionStatements(ingest, id);
     expect(objectsUnder(granting(statements, "s3:GetObject")[0])).toEqual([prefix]);
     expect(objectsUnder(granting(statements, "s3:PutObject")[0])).toEqual([prefix]);
+    // On the bucket alone, so a vanished object answers 404 (acknowledged), not 403 (retried).
+    expect(granting(statements, "s3:ListBucket").map((s) => s.resources)).toEqual([[expect.stringMatching(bucket)]]);
     expect(granting(statements, "secretsmanager:GetSecretValue")).toEqual([]);
     const tableResources = granting(statements, "dynamodb:PutItem").flatMap((s) => s.resources);
     expect(tableResources.filter((r) => !r.endsWith("/index/*")).map((r) => /GetAtt(\w+?)Table[0-9A-F]{8}Arn/.exec(r)?.[1])).toEqual([
