@@ -1,4 +1,4 @@
-import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer, connect, type Server, type Socket } from "node:net";
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -59,7 +59,9 @@ async function countingProxy(target: URL): Promise<{ endpoint: string; received:
     upstream.on("close", close).on("error", close);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("the relay has no TCP port");
+  const { port } = address;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     received: () => received,

@@ -75,7 +75,13 @@ function runChild(name: BenchName, options: BenchOptions): Promise<Row[]> {
     // The archive's own JSON logs go to bench/.cache/<name>.log, not the table; errors still reach the terminal.
     const child = fork(join(benchDir, "child.ts"), [name, JSON.stringify(options)], {
       execArgv: ["--import", "tsx"],
-      env: { POWERTOOLS_LOG_LEVEL: "WARN", ...process.env, BENCH_DATABASE_URL: databaseUrl },
+      // The SDK's "Node 20 support ends" notice would print into the table; the Lambdas run Node 22.
+      env: {
+        POWERTOOLS_LOG_LEVEL: "WARN",
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        ...process.env,
+        BENCH_DATABASE_URL: databaseUrl,
+      },
       stdio: ["ignore", "pipe", "inherit", "ipc"],
     });
     child.stdout?.pipe(createWriteStream(join(cacheDir, `${name}.log`)));
