@@ -55,7 +55,7 @@ async function bundle(handler: string, outDir: string): Promise<string> {
       ].join("\n"),
     },
     sourcemap: false,
-    minify: false,
+    minify: true,
     logLevel: "silent",
   });
   return outfile;
@@ -135,7 +135,7 @@ async function synthBundles(): Promise<{ stage: string; functions: Map<string, n
 }
 
 function bundleNote(outDir: string): string {
-  return `bundled by the bench with SST v2's esbuild options for ESM (esnext, keepNames, createRequire banner, no minify), external sharp + pg-native; @aws-sdk v3 bundled (we pin our own version, not the runtime's); in ${outDir}`;
+  return `bundled by the bench with SST v2's esbuild options for ESM (esnext, keepNames, createRequire banner, minify), external sharp + pg-native; @aws-sdk v3 bundled (we pin our own version, not the runtime's); in ${outDir}`;
 }
 
 export async function benchColdStart(options: BenchOptions): Promise<Row[]> {
