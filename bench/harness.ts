@@ -192,7 +192,7 @@ export function formatTable(rows: readonly Row[]): string {
   return out.join("\n");
 }
 
-/** The markdown form of the same table, for docs/performance.md. */
+/** The markdown form of the same table, for the README's Performance section. */
 export function formatMarkdown(rows: readonly Row[]): string {
   const out = [
     "| bench | figure | median | min | max | unit | original | vs original | target | met |",

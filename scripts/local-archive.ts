@@ -1,5 +1,5 @@
 /**
- * `npm start`: the whole archive on this machine (see docs/local.md). Reads only its own variables here; the archive's
+ * `npm start`: the whole archive on this machine (see the README). Reads only its own variables here; the archive's
  * configuration is set by startLocalArchive for the handlers it runs.
  */
 import { resolve } from "node:path";

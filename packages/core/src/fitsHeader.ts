@@ -380,7 +380,7 @@ class HeaderBuilder {
       this.continuable = null;
       return true;
     }
-    const keyword = source.slice(start, keywordEnd);
+    const keyword = keywordAt(source, start, keywordEnd);
     const initial = source.charCodeAt(start);
     // only END, COMMENT, CONTINUE, HISTORY and HIERARCH are special: skip the string compares for every other card
     if (initial === 69 || initial === 67 || initial === 72) {
@@ -461,6 +461,36 @@ class HeaderBuilder {
   private problem(number: number, keyword: string, reason: string): void {
     this.header.problems.push(`card ${number} (${keyword}): ${reason}`);
   }
+}
+
+/** Open-addressed table of keywords already seen, shared by all headers (a power of two, at most half full). */
+const KEYWORD_SLOTS = 1024;
+const keywordSlots: string[] = new Array<string>(KEYWORD_SLOTS).fill("");
+let keywordsCached = 0;
+
+/**
+ * source[start, end) as one shared string per distinct keyword: headers repeat the same keywords, and V8 stores and
+ * looks up a reused (internalized) key on its fast path, where a fresh slice per card goes through the runtime.
+ */
+function keywordAt(source: string, start: number, end: number): string {
+  let hash = 0;
+  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + source.charCodeAt(i)) | 0;
+  const length = end - start;
+  let slot = hash & (KEYWORD_SLOTS - 1);
+  for (let cached = keywordSlots[slot]; cached !== undefined && cached !== ""; cached = keywordSlots[slot]) {
+    if (cached.length === length && source.startsWith(cached, start)) return cached;
+    slot = (slot + 1) & (KEYWORD_SLOTS - 1);
+  }
+  const keyword = source.slice(start, end);
+  if (keywordsCached >= KEYWORD_SLOTS / 2) {
+    // an unusual stream of distinct keywords: start over rather than grow
+    keywordSlots.fill("");
+    keywordsCached = 0;
+    slot = hash & (KEYWORD_SLOTS - 1);
+  }
+  keywordSlots[slot] = keyword;
+  keywordsCached++;
+  return keyword;
 }
 
 class ValueProblem {
