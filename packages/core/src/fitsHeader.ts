@@ -380,32 +380,29 @@ class HeaderBuilder {
       this.continuable = null;
       return true;
     }
-    const keyword = keywordAt(source, start, keywordEnd);
-    const initial = source.charCodeAt(start);
-    // only END, COMMENT, CONTINUE, HISTORY and HIERARCH are special: skip the string compares for every other card
-    if (initial === 69 || initial === 67 || initial === 72) {
-      switch (keyword) {
-      case "END":
-        return false;
-      case "COMMENT":
-        this.header.comments.push(commentaryText(source, start, end));
-        return true;
-      case "HISTORY":
-        this.header.history.push(commentaryText(source, start, end));
-        return true;
-      case "CONTINUE":
-        this.continueString(source, start + 8, end, number);
-        return true;
-      case "HIERARCH":
-        this.hierarch(source, start + 8, end, number);
-        return true;
-      }
-    }
-    this.continuable = null;
-    if (!isStandardKeyword(source, start, keywordEnd)) {
+    const slot = keywordSlot(source, start, keywordEnd);
+    const keyword = keywordSlots[slot] ?? "";
+    switch (keywordKinds[slot]) {
+    case KEYWORD_END:
+      return false;
+    case KEYWORD_COMMENT:
+      this.header.comments.push(commentaryText(source, start, end));
+      return true;
+    case KEYWORD_HISTORY:
+      this.header.history.push(commentaryText(source, start, end));
+      return true;
+    case KEYWORD_CONTINUE:
+      this.continueString(source, start + 8, end, number);
+      return true;
+    case KEYWORD_HIERARCH:
+      this.hierarch(source, start + 8, end, number);
+      return true;
+    case KEYWORD_INVALID:
+      this.continuable = null;
       this.problem(number, keyword, "keyword has characters other than A–Z, 0–9, '-' and '_'");
       return true;
     }
+    this.continuable = null;
     if (source.charCodeAt(start + 8) !== EQUALS || (end > start + 9 && source.charCodeAt(start + 9) !== SPACE)) {
       this.problem(number, keyword, "no value indicator '= ' in columns 9–10");
       return true;
@@ -463,34 +460,53 @@ class HeaderBuilder {
   }
 }
 
-/** Open-addressed table of keywords already seen, shared by all headers (a power of two, at most half full). */
+const KEYWORD_VALUE = 0;
+const KEYWORD_INVALID = 1;
+const KEYWORD_END = 2;
+const KEYWORD_COMMENT = 3;
+const KEYWORD_HISTORY = 4;
+const KEYWORD_CONTINUE = 5;
+const KEYWORD_HIERARCH = 6;
+
+const SPECIAL_KEYWORDS: ReadonlyMap<string, number> = new Map([
+  ["END", KEYWORD_END],
+  ["COMMENT", KEYWORD_COMMENT],
+  ["HISTORY", KEYWORD_HISTORY],
+  ["CONTINUE", KEYWORD_CONTINUE],
+  ["HIERARCH", KEYWORD_HIERARCH],
+]);
+
+/** Open-addressed table of the keywords seen so far, shared by all headers (a power of two, kept at most half full). */
 const KEYWORD_SLOTS = 1024;
 const keywordSlots: string[] = new Array<string>(KEYWORD_SLOTS).fill("");
+const keywordKinds = new Uint8Array(KEYWORD_SLOTS);
 let keywordsCached = 0;
 
 /**
- * source[start, end) as one shared string per distinct keyword: headers repeat the same keywords, and V8 stores and
- * looks up a reused (internalized) key on its fast path, where a fresh slice per card goes through the runtime.
+ * The slot holding source[start, end) and its kind, one shared string per distinct keyword: headers repeat the same
+ * keywords, and V8 stores and looks up a reused (internalized) key on its fast path, a fresh slice in its runtime.
  */
-function keywordAt(source: string, start: number, end: number): string {
+function keywordSlot(source: string, start: number, end: number): number {
   let hash = 0;
   for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + source.charCodeAt(i)) | 0;
   const length = end - start;
   let slot = hash & (KEYWORD_SLOTS - 1);
   for (let cached = keywordSlots[slot]; cached !== undefined && cached !== ""; cached = keywordSlots[slot]) {
-    if (cached.length === length && source.startsWith(cached, start)) return cached;
+    if (cached.length === length && source.startsWith(cached, start)) return slot;
     slot = (slot + 1) & (KEYWORD_SLOTS - 1);
   }
-  const keyword = source.slice(start, end);
   if (keywordsCached >= KEYWORD_SLOTS / 2) {
     // an unusual stream of distinct keywords: start over rather than grow
     keywordSlots.fill("");
     keywordsCached = 0;
     slot = hash & (KEYWORD_SLOTS - 1);
   }
+  const keyword = source.slice(start, end);
   keywordSlots[slot] = keyword;
+  keywordKinds[slot] =
+    SPECIAL_KEYWORDS.get(keyword) ?? (isStandardKeyword(source, start, end) ? KEYWORD_VALUE : KEYWORD_INVALID);
   keywordsCached++;
-  return keyword;
+  return slot;
 }
 
 class ValueProblem {
