@@ -205,6 +205,53 @@ describe("parseHeaderText", () => {
     ]);
   });
 
+  it("reads more distinct keywords than its keyword table holds and still reports repeats", () => {
+    // Prepare
+    const keywords = Array.from({ length: 1500 }, (_, i) => `K${i}`);
+    const text = buildFitsHeader([
+      ...keywords.map((keyword, i): CardSpec => [keyword, i]),
+      ["K0", -1],
+      ["K1499", -1],
+      "HIERARCH K7 = 3",
+    ]);
+
+    // Act
+    const fromText = parseHeaderText(text);
+    const fromBytes = parseHeaderText(Buffer.from(text, "latin1"));
+
+    // Assess
+    expect(Object.keys(fromText.cards)).toEqual(keywords);
+    expect(fromText.cards.K1499).toBe(1499);
+    expect(fromText.problems).toEqual([
+      "card 1501 (K0): repeated keyword; the first value is kept",
+      "card 1502 (K1499): repeated keyword; the first value is kept",
+      "card 1503 (K7): repeated keyword; the first value is kept",
+    ]);
+    expect(fromBytes).toEqual(fromText);
+  });
+
+  it("reads text with characters beyond latin1 as it reads any other character", () => {
+    // Prepare
+    const text = buildFitsHeader([
+      "OBJECT  = 'Ωmega Ж' / naméd Ω",
+      "ΩBAD    = 1",
+      "NUM     = 1Ω",
+      "COMMENT Ω comment",
+      ["OK", 1.5],
+    ]);
+
+    // Act
+    const header = parseHeaderText(text);
+
+    // Assess
+    expect(header.cards).toEqual({ OBJECT: "Ωmega Ж", OK: 1.5 });
+    expect(header.comments).toEqual(["Ω comment"]);
+    expect(header.problems).toEqual([
+      "card 2 (ΩBAD): keyword has characters other than A–Z, 0–9, '-' and '_'",
+      'card 3 (NUM): unparsable value "1Ω"',
+    ]);
+  });
+
   it("stops at END and notes a header that has none", () => {
     // Prepare
     const complete = buildFitsHeader([["A", 1]]) + card("B", 2);

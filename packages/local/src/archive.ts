@@ -8,7 +8,8 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "@archive/core/embe
 import { logger } from "@archive/core/logger";
 import { migrateToLatest } from "@archive/core/migrate";
 import { tables, type TableName } from "@archive/core/tables";
-import { createDispatcher, type Dispatcher, type QueueStats, type SqsHandler } from "./dispatcher";
+import { createDispatcher, type Dispatcher, type QueueStats } from "./dispatcher";
+import { startFunctionPool } from "./functionPool";
 import { startDynamoServer, type LocalDynamoServer } from "./dynamoServer";
 import { createLocalHttpServer } from "./httpServer";
 import { s3EventRecord } from "./lambdaEvents";
@@ -34,6 +35,8 @@ export interface LocalArchiveOptions {
   ttlIntervalMs?: number;
   /** Delay before a failed message is delivered again (multiplied by its receive count). */
   retryDelayMs?: number;
+  /** Execution environments (child processes) the ingest handlers run in, each one invocation at a time. */
+  functionConcurrency?: number;
 }
 
 export interface LocalArchiveHealth {
@@ -66,6 +69,7 @@ const BUCKET = "data-archive-local";
 // s3rver's own default credentials; dynalite and the SQS stand-in accept any.
 const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const DATASTREAM_QUEUE = "datastreamIncomingQueue-local";
+const DEFAULT_FUNCTION_CONCURRENCY = 4;
 
 /** The configuration (config.ts names) the handlers read; set before any of them is imported. */
 function archiveEnvironment(s3: LocalS3Server, dynamo: LocalDynamoServer, sqs: LocalSqsServer, databaseUrl: string): Record<string, string> {
@@ -111,21 +115,12 @@ async function closeAll(steps: { name: string; close: () => Promise<unknown> }[]
   }
 }
 
-async function loadHandlers(): Promise<{ data: SqsHandler; infoImages: SqsHandler; allsky: SqsHandler; sweep: (now: Date) => Promise<unknown> }> {
-  // Imported only now, after the environment is set, exactly as a Lambda cold start reads it.
-  const [data, infoImages, allsky, expirations] = await Promise.all([
-    import("@archive/functions/ingestData"),
-    import("@archive/functions/ingestInfoImages"),
-    import("@archive/functions/ingestAllsky"),
-    import("@archive/core/expirations"),
-  ]);
-  return {
-    data: (event, context) => data.handler(event, context),
-    infoImages: (event, context) => infoImages.handler(event, context),
-    allsky: (event, context) => allsky.handler(event, context),
-    sweep: (now) => expirations.sweepDueExpirations(now),
-  };
-}
+/** The ingest functions, by the names the stacks give them; each environment imports them as a Lambda cold start does. */
+const INGEST_FUNCTIONS = {
+  ingestData: "@archive/functions/ingestData",
+  ingestInfoImages: "@archive/functions/ingestInfoImages",
+  ingestAllsky: "@archive/functions/ingestAllsky",
+};
 
 export async function startLocalArchive(options: LocalArchiveOptions): Promise<LocalArchive> {
   const stateDir = resolve(options.stateDir);
@@ -166,15 +161,21 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       },
     });
     await migrateToLatest(database());
-    const handlers = await loadHandlers();
+    const functionConcurrency = options.functionConcurrency ?? DEFAULT_FUNCTION_CONCURRENCY;
+    // Started after the environment is set: the handlers read it when imported.
+    const functions = await startFunctionPool({ functions: INGEST_FUNCTIONS, size: functionConcurrency });
+    started.push({ name: "function environments", close: () => functions.close() });
+    const { sweepDueExpirations } = await import("@archive/core/expirations");
 
     const dispatcher = createDispatcher({
       region: REGION,
       retryDelayMs: options.retryDelayMs ?? 1000,
+      // Each queue may fill every environment; the pool holds the excess until one is free.
+      concurrency: functionConcurrency,
       queues: [
-        { name: "data-ingest-local", prefix: "data/", functionName: "ingestData", handler: handlers.data },
-        { name: "info-images-ingest-local", prefix: "info-images/", functionName: "ingestInfoImages", handler: handlers.infoImages },
-        { name: "allsky-ingest-local", prefix: "allsky/", functionName: "ingestAllsky", handler: handlers.allsky },
+        { name: "data-ingest-local", prefix: "data/", functionName: "ingestData", handler: functions.handler("ingestData") },
+        { name: "info-images-ingest-local", prefix: "info-images/", functionName: "ingestInfoImages", handler: functions.handler("ingestInfoImages") },
+        { name: "allsky-ingest-local", prefix: "allsky/", functionName: "ingestAllsky", handler: functions.handler("ingestAllsky") },
       ],
     });
     started.push({ name: "dispatcher", close: () => dispatcher.stop() });
@@ -200,7 +201,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     const ttl = startTtlEmulation({
       dynamo: awsClients().dynamo,
       tableNames: dynamo.tableNames,
-      sweepExpirations: handlers.sweep,
+      sweepExpirations: (now) => sweepDueExpirations(now),
       intervalMs: options.ttlIntervalMs ?? 5000,
     });
     started.push({ name: "TTL emulation", close: () => ttl.stop() });

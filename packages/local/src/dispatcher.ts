@@ -5,8 +5,10 @@ import { lambdaContext, newMessage, sqsRecord, type QueuedMessage } from "./lamb
 
 /**
  * What replaces S3 → SQS → Lambda locally: each object-created record goes, by key prefix, onto a queue; a queue
- * hands its handler small batches of SQS records; records named in batchItemFailures (or a whole batch whose handler
- * threw) come back after a delay, and after `maxReceiveCount` receives they move to the dead-letter list.
+ * hands its handler small batches of SQS records, several batches at once up to its concurrency (as an event source
+ * mapping scales Lambda out; the handlers are idempotent and order-independent); records named in batchItemFailures
+ * (or a whole batch whose handler threw) come back after a delay, and after `maxReceiveCount` receives they move to
+ * the dead-letter list.
  */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -44,6 +46,8 @@ export interface DispatcherOptions {
   region: string;
   queues: QueueDefinition[];
   batchSize?: number;
+  /** Batches a queue runs at the same time (the function's maximum concurrency). */
+  concurrency?: number;
   /** How long a queue waits to fill a batch once a message arrives (the event source's batching window). */
   batchWindowMs?: number;
   /** Receives before a message is dead-lettered (the redrive policy's maxReceiveCount). */
@@ -81,7 +85,7 @@ class LocalQueue {
   deadLettered = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
-  private running: Promise<void> | undefined;
+  private readonly running = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(
@@ -96,7 +100,7 @@ class LocalQueue {
   }
 
   private schedule(delayMs: number): void {
-    if (this.stopped || this.running !== undefined) return;
+    if (this.stopped || this.running.size >= this.options.concurrency) return;
     const at = Date.now() + delayMs;
     if (this.timer !== undefined) {
       if (this.timerAt <= at) return;
@@ -105,36 +109,44 @@ class LocalQueue {
     this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.drain().finally(() => {
-        this.running = undefined;
-        this.scheduleNextVisible();
-      });
+      this.startBatches();
     }, delayMs);
+  }
+
+  /** Starts batches of visible messages while the queue is under its concurrency; the rest waits for a free slot. */
+  private startBatches(): void {
+    while (!this.stopped && this.running.size < this.options.concurrency) {
+      const batch = this.takeVisibleBatch();
+      if (batch.length === 0) break;
+      const run: Promise<void> = this.deliver(batch).finally(() => {
+        this.running.delete(run);
+        this.startBatches();
+      });
+      this.running.add(run);
+    }
+    this.scheduleNextVisible();
+  }
+
+  private takeVisibleBatch(): QueuedMessage[] {
+    const now = Date.now();
+    const batch: QueuedMessage[] = [];
+    for (let index = 0; index < this.waiting.length && batch.length < this.options.batchSize; ) {
+      const entry = this.waiting[index];
+      if (entry !== undefined && entry.visibleAt <= now) {
+        batch.push(entry.message);
+        this.waiting.splice(index, 1);
+      } else {
+        index += 1;
+      }
+    }
+    return batch;
   }
 
   private scheduleNextVisible(): void {
     if (this.waiting.length === 0) return;
-    const soonest = Math.min(...this.waiting.map((entry) => entry.visibleAt));
+    let soonest = Infinity;
+    for (const entry of this.waiting) soonest = Math.min(soonest, entry.visibleAt);
     this.schedule(Math.max(0, soonest - Date.now()));
-  }
-
-  /** Runs batches until no visible message is left; one batch at a time per queue, like a concurrency of one. */
-  private async drain(): Promise<void> {
-    while (!this.stopped) {
-      const now = Date.now();
-      const batch: QueuedMessage[] = [];
-      for (let index = 0; index < this.waiting.length && batch.length < this.options.batchSize; ) {
-        const entry = this.waiting[index];
-        if (entry !== undefined && entry.visibleAt <= now) {
-          batch.push(entry.message);
-          this.waiting.splice(index, 1);
-        } else {
-          index += 1;
-        }
-      }
-      if (batch.length === 0) return;
-      await this.deliver(batch);
-    }
   }
 
   private async deliver(batch: QueuedMessage[]): Promise<void> {
@@ -145,7 +157,7 @@ class LocalQueue {
     }
     const { name, functionName, handler } = this.definition;
     const event: SQSEvent = { Records: batch.map((message) => sqsRecord(message, this.options.region, name)) };
-    this.inFlight = batch.length;
+    this.inFlight += batch.length;
     let failed: Map<string, string>;
     try {
       const response = await handler(event, lambdaContext(functionName));
@@ -155,7 +167,7 @@ class LocalQueue {
       logger.error("handler failed its whole batch", { queue: name, function: functionName, error: describe(error) });
       failed = new Map(batch.map((message) => [message.messageId, `handler threw ${describe(error)}`]));
     } finally {
-      this.inFlight = 0;
+      this.inFlight -= batch.length;
     }
     for (const message of batch) {
       const reason = failed.get(message.messageId);
@@ -193,15 +205,15 @@ class LocalQueue {
 
   /** True when nothing is waiting or running. */
   idle(): boolean {
-    return this.waiting.length === 0 && this.running === undefined && this.timer === undefined;
+    return this.waiting.length === 0 && this.running.size === 0 && this.timer === undefined;
   }
 
-  /** Stops taking batches and waits for the one running, so handlers never see closed services. */
+  /** Stops taking batches and waits for those running, so handlers never see closed services. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.running;
+    await Promise.all(this.running);
   }
 }
 
@@ -219,6 +231,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const settings = {
     region: options.region,
     batchSize: options.batchSize ?? 5,
+    concurrency: options.concurrency ?? 4,
     batchWindowMs: options.batchWindowMs ?? 100,
     maxReceiveCount: options.maxReceiveCount ?? 3,
     retryDelayMs: options.retryDelayMs ?? 1000,

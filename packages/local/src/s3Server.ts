@@ -63,6 +63,34 @@ export function encodeS3EventKey(key: string): string {
   return encodeURIComponent(key).replace(/%20/g, "+").replace(/%2F/g, "/");
 }
 
+/**
+ * s3rver reads the bucket's CORS and website configuration from disk on every request; they change only through
+ * their own bucket calls, so they are read once and forgotten when written or deleted.
+ */
+function cacheBucketConfigurations(store: S3rver["store"]): void {
+  const cached = new Map<string, Promise<unknown>>();
+  const { getSubresource, putSubresource, deleteSubresource } = store;
+  store.getSubresource = (bucket, key, resourceType) => {
+    if (key !== undefined) return getSubresource.call(store, bucket, key, resourceType);
+    const name = `${bucket}/${resourceType}`;
+    let config = cached.get(name);
+    if (config === undefined) {
+      config = getSubresource.call(store, bucket, key, resourceType);
+      cached.set(name, config);
+      config.catch(() => cached.delete(name));
+    }
+    return config;
+  };
+  store.putSubresource = async (bucket, key, resource) => {
+    await putSubresource.call(store, bucket, key, resource);
+    if (key === undefined) cached.delete(`${bucket}/${resource.type}`);
+  };
+  store.deleteSubresource = async (bucket, key, resourceType) => {
+    await deleteSubresource.call(store, bucket, key, resourceType);
+    if (key === undefined) cached.delete(`${bucket}/${resourceType}`);
+  };
+}
+
 /** Starts s3rver on 127.0.0.1 (a free port unless given) with the bucket created. */
 export async function startS3Server(options: LocalS3Options): Promise<LocalS3Server> {
   const ownsDirectory = options.directory === undefined;
@@ -76,6 +104,7 @@ export async function startS3Server(options: LocalS3Options): Promise<LocalS3Ser
     allowMismatchedSignatures: true,
     configureBuckets: [{ name: options.bucket }],
   });
+  cacheBucketConfigurations(server.store);
   const address = await server.run();
   const listeners = new Set<(notification: LocalS3Notification) => void>();
   server.on("event", (event: unknown) => {
