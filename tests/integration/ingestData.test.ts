@@ -5,6 +5,8 @@ import { describe, expect, test } from "vitest";
 import { awsClients } from "@archive/core/aws";
 import { tableName } from "@archive/core/dynamo";
 import { findImage } from "@archive/core/imageStore";
+import { claimNotice, NOTICE_LEASE_MS, recordDelivery } from "@archive/core/objectDeliveries";
+import { normalizeSequencer, type ObjectRef } from "@archive/core/s3Events";
 import { getObjectBytes, listKeys } from "@archive/core/s3Objects";
 import { recentUploads } from "@archive/core/uploadLog";
 import { handler } from "@archive/functions/ingestData";
@@ -66,6 +68,21 @@ function noticesFor(base: string): unknown[] {
     .messages(services.queueUrl)
     .map((message): unknown => JSON.parse(message.body))
     .filter((notice) => JSON.stringify(notice).includes(`"base_filename":"${base}"`));
+}
+
+function objectRef(object: StoredObject): ObjectRef {
+  return { ...object, eventTime: new Date(object.eventTime) };
+}
+
+/** A delivery that recorded the event and claimed its notice at `at`, then died before sending it. */
+async function deliveryDiedAfterClaim(object: StoredObject, at: Date): Promise<void> {
+  expect(await recordDelivery(objectRef(object), at)).toBe("process");
+  expect(await claimNotice(objectRef(object), at)).toBeDefined();
+}
+
+async function deliveryItem(key: string): Promise<Record<string, unknown> | undefined> {
+  const result = await awsClients().dynamo.send(new GetCommand({ TableName: tableName("objectDeliveries"), Key: { object_key: key } }));
+  return result.Item;
 }
 
 async function thumbnailEvent(base: string): Promise<StoredObject> {
@@ -211,6 +228,48 @@ describe("data/ ingestion", () => {
     expect(responses.flatMap((response) => response.batchItemFailures)).toEqual([]);
     expect(noticesFor(base)).toHaveLength(1);
     expect(await findImage(database.db, base)).toMatchObject({ fits_10_exists: true });
+  });
+
+  test("a notice claimed by a delivery that died before sending it is sent by a retry after the lease, once", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030015";
+    const fits = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
+    await deliveryDiedAfterClaim(fits, new Date(Date.now() - NOTICE_LEASE_MS - 1_000));
+
+    // Act: concurrent retries after the lease, then one more repeated delivery
+    const retries = await Promise.all([ingest([fits]), ingest([fits]), ingest([fits])]);
+    const repeated = await ingest([fits]);
+
+    // Assess
+    expect([...retries, repeated].flatMap((response) => response.batchItemFailures)).toEqual([]);
+    expect(noticesFor(base)).toEqual([
+      { topic: "imagedata", site: "sro", data: { s3_directory: "data", base_filename: base, site: "sro" } },
+    ]);
+    expect(await findImage(database.db, base)).toMatchObject({ fits_10_exists: true });
+    expect(await deliveryItem(fits.key)).toMatchObject({
+      deliveries: 5,
+      size: fits.size,
+      etag: fits.eTag,
+      notified_sequencer: normalizeSequencer(fits.sequencer),
+    });
+  });
+
+  test("a retry within the notice lease does the work but sends nothing; the claim is free again after the lease", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030016";
+    const fits = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
+    await deliveryDiedAfterClaim(fits, new Date());
+
+    // Act
+    const response = await ingest([fits]);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(noticesFor(base)).toEqual([]);
+    expect(await findImage(database.db, base)).toMatchObject({ fits_10_exists: true });
+    expect(await deliveryItem(fits.key)).not.toHaveProperty("notified_sequencer");
+    expect(await claimNotice(objectRef(fits))).toBeUndefined();
+    expect(await claimNotice(objectRef(fits), new Date(Date.now() + NOTICE_LEASE_MS + 1_000))).toBeDefined();
   });
 
   test("a stale event of an object never redoes work a newer one did", async () => {

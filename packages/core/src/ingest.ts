@@ -11,7 +11,7 @@ import { hasHeader, recordFile, recordHeader } from "./imageStore";
 import { recordInfoFile } from "./infoChannels";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logger, metrics } from "./logger";
-import { markProcessed, recordDelivery, releaseProcessed } from "./objectDeliveries";
+import { claimNotice, recordDelivery, recordNotified, releaseNoticeClaim } from "./objectDeliveries";
 import { getObjectBytes, headObject, putObject, readObjectPrefix } from "./s3Objects";
 import type { ObjectRef } from "./s3Events";
 import { makeThumbnail } from "./thumbnails";
@@ -20,8 +20,10 @@ import { logUpload } from "./uploadLog";
 /**
  * One S3 object → everything the archive keeps about it: the upload log, the expiration entry, the `images` row (data/),
  * the channel item (info-images/) or allsky item, the thumbnail of a medium jpg, and one notice to the datastreamer.
- * Every step is idempotent and the delivery is marked processed only at the end, so a retry after a failure anywhere
- * finishes the work, and a repeated delivery of a finished event does nothing.
+ * Every step is idempotent and an event counts as finished only once its notice is recorded as sent, so a retry after a
+ * failure anywhere finishes the work, and a repeated delivery of a finished event does nothing. The notice is sent at
+ * least once: a crash after claiming it lets the retry reclaim it when the claim's lease ends; a crash between sending
+ * and recording it sends it twice.
  */
 export type IngestOutcome =
   | { status: "ingested"; notice: ImageNotice | undefined }
@@ -50,17 +52,19 @@ export async function ingestObject(ref: ObjectRef): Promise<IngestOutcome> {
     if (expiresAt) await trackExpiration(file, expiresAt);
 
     const notice = await storeFile(ref.bucket, file, ref.eventTime);
-    const notices = await markProcessed(ref);
-    if (notices) {
+    // Of concurrent deliveries one claims the notice; the others' work is done and their notice is the claimant's.
+    const claim = await claimNotice(ref);
+    if (claim) {
       try {
         await notify(notice);
       } catch (error) {
-        await releaseProcessed(ref);
+        await releaseNoticeClaim(ref, claim);
         throw error;
       }
+      await recordNotified(ref);
     }
-    logger.info("ingested", { notice_sent: notices });
-    return { status: "ingested", notice: notices ? notice : undefined };
+    logger.info("ingested", { notice_sent: claim !== undefined });
+    return { status: "ingested", notice: claim ? notice : undefined };
   } finally {
     logger.removeKeys(LOG_KEYS);
   }

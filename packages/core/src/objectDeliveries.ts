@@ -4,18 +4,27 @@ import { dynamoCall, dynamoFault, epochSeconds, isConditionFailure, tableName } 
 import { normalizeSequencer, type ObjectRef } from "./s3Events";
 
 /**
- * One item per S3 object: size, ETag, the newest sequencer seen, first and last seen, how many deliveries, and the
- * sequencer whose work (and notice) is done. S3 delivers at least once and in any order; the sequencer decides.
+ * One item per S3 object: size, ETag, the newest sequencer seen, first and last seen, how many deliveries, the
+ * sequencer whose notice was sent (`notified_sequencer`) and the current notice claim (`notice_claim_sequencer` until
+ * `notice_claim_until`, epoch ms). S3 delivers at least once and in any order; the sequencer decides.
  */
 export type DeliveryVerdict =
-  /** The newest event of the object, not yet fully processed: do the work. */
+  /** The newest event of the object, its notice not yet sent: do the work. */
   | "process"
-  /** This very event was already fully processed: nothing to do, no second notice. */
+  /** This very event's notice was already sent: nothing to do, no second notice. */
   | "done"
   /** A newer event of the object exists; it (re)does the work. */
   | "stale";
 
 const DELIVERY_RETENTION_DAYS = 14;
+/** Longer than the ingest function's 60 s timeout, shorter than its queue's 6-minute visibility timeout. */
+export const NOTICE_LEASE_MS = 2 * 60_000;
+
+/** The right to send one event's notice, until `until` (epoch ms). */
+export interface NoticeClaim {
+  sequencer: string;
+  until: number;
+}
 
 /** Counts a delivery and decides whether it is to be processed; never lets an older event overwrite a newer one. */
 export async function recordDelivery(ref: ObjectRef, now = new Date()): Promise<DeliveryVerdict> {
@@ -43,7 +52,8 @@ export async function recordDelivery(ref: ObjectRef, now = new Date()): Promise<
         ReturnValues: "ALL_NEW",
       }),
     );
-    return result.Attributes?.["processed_sequencer"] === sequencer ? "done" : "process";
+    const notified: unknown = result.Attributes?.["notified_sequencer"];
+    return typeof notified === "string" && notified >= sequencer ? "done" : "process";
   } catch (error) {
     if (!isConditionFailure(error)) throw dynamoFault("record a delivery", error);
   }
@@ -61,44 +71,67 @@ export async function recordDelivery(ref: ObjectRef, now = new Date()): Promise<
 }
 
 /**
- * Marks the event's work done, at the very end. Of concurrent deliveries of one event exactly one wins (true) and
- * sends the notice; the others get false.
+ * Claims the event's notice after its work: of concurrent deliveries exactly one gets the claim and sends it. A claim
+ * not followed by recordNotified (the Lambda died) expires after NOTICE_LEASE_MS, so the retried delivery reclaims it.
  */
-export async function markProcessed(ref: ObjectRef, now = new Date()): Promise<boolean> {
+export async function claimNotice(ref: ObjectRef, now = new Date()): Promise<NoticeClaim | undefined> {
   const { dynamo } = awsClients();
+  const claim = { sequencer: normalizeSequencer(ref.sequencer), until: now.getTime() + NOTICE_LEASE_MS };
   try {
     await dynamo.send(
       new UpdateCommand({
         TableName: tableName("objectDeliveries"),
         Key: { object_key: ref.key },
-        UpdateExpression: "SET processed_sequencer = :seq, processed_at = :now",
-        ConditionExpression: "attribute_not_exists(processed_sequencer) OR processed_sequencer < :seq",
-        ExpressionAttributeValues: { ":seq": normalizeSequencer(ref.sequencer), ":now": now.toISOString() },
+        UpdateExpression: "SET notice_claim_sequencer = :seq, notice_claim_until = :until",
+        ConditionExpression:
+          "attribute_exists(object_key) AND (attribute_not_exists(notified_sequencer) OR notified_sequencer < :seq) AND " +
+          "(attribute_not_exists(notice_claim_sequencer) OR notice_claim_sequencer < :seq OR notice_claim_until < :now)",
+        ExpressionAttributeValues: { ":seq": claim.sequencer, ":until": claim.until, ":now": now.getTime() },
       }),
     );
-    return true;
+    return claim;
   } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw dynamoFault("mark a delivery processed", error);
+    if (isConditionFailure(error)) return undefined;
+    throw dynamoFault("claim a delivery's notice", error);
   }
 }
 
-/** Undoes markProcessed when the notice could not be sent, so the retried delivery sends it. */
-export async function releaseProcessed(ref: ObjectRef): Promise<void> {
+/** Records the claimed notice as sent; never lowers the record of a newer event's notice. */
+export async function recordNotified(ref: ObjectRef, now = new Date()): Promise<void> {
   const { dynamo } = awsClients();
   try {
     await dynamo.send(
       new UpdateCommand({
         TableName: tableName("objectDeliveries"),
         Key: { object_key: ref.key },
-        UpdateExpression: "REMOVE processed_sequencer, processed_at",
-        ConditionExpression: "processed_sequencer = :seq",
-        ExpressionAttributeValues: { ":seq": normalizeSequencer(ref.sequencer) },
+        UpdateExpression: "SET notified_sequencer = :seq, notified_at = :now",
+        ConditionExpression: "attribute_not_exists(notified_sequencer) OR notified_sequencer < :seq",
+        ExpressionAttributeValues: { ":seq": normalizeSequencer(ref.sequencer), ":now": now.toISOString() },
       }),
     );
   } catch (error) {
-    // A newer event took over the object meanwhile; its own notice is then the one that counts.
+    // A newer event's notice is recorded already; it supersedes this one.
     if (isConditionFailure(error)) return;
-    throw dynamoFault("release a processed delivery", error);
+    throw dynamoFault("record a delivery's notice as sent", error);
+  }
+}
+
+/** Gives up a claim whose notice could not be sent, so the retried delivery claims it at once. */
+export async function releaseNoticeClaim(ref: ObjectRef, claim: NoticeClaim): Promise<void> {
+  const { dynamo } = awsClients();
+  try {
+    await dynamo.send(
+      new UpdateCommand({
+        TableName: tableName("objectDeliveries"),
+        Key: { object_key: ref.key },
+        UpdateExpression: "REMOVE notice_claim_sequencer, notice_claim_until",
+        ConditionExpression: "notice_claim_sequencer = :seq AND notice_claim_until = :until",
+        ExpressionAttributeValues: { ":seq": claim.sequencer, ":until": claim.until },
+      }),
+    );
+  } catch (error) {
+    // Another delivery holds the claim now (a newer event, or this one's after the lease); it is theirs to keep.
+    if (isConditionFailure(error)) return;
+    throw dynamoFault("release a delivery's notice claim", error);
   }
 }
