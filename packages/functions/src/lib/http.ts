@@ -1,3 +1,4 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type {
   APIGatewayEventRequestContextV2,
@@ -6,6 +7,7 @@ import type {
   Context,
 } from "aws-lambda";
 import { errorResponse, handleApiRequest, requestFromGateway, type ApiResponse } from "@archive/core/httpApi";
+import { logger } from "@archive/core/logger";
 
 /**
  * The one middy stack of the HTTP API: the event becomes an ApiRequest, the core routes it, and anything that escapes
@@ -22,6 +24,8 @@ function toResult(response: ApiResponse): APIGatewayProxyStructuredResultV2 {
 
 export function httpApiHandler() {
   return middy<HttpApiEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
+    // Every log line of the request carries its request id, the id a 500's body names.
+    .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
       onError: (request) => {
         request.response = toResult(errorResponse(request.error, request.context.awsRequestId));
