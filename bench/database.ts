@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import pg from "pg";
 import { createDb, type Database } from "@archive/core/db";
 import { fileFlagColumn, parseFileName, type ArchiveFileName } from "@archive/core/fileName";
-import { imageFieldsFromJson, type ImageHeaderFields } from "@archive/core/imageRecord";
+import { IMAGE_HEADER_COLUMNS, imageFieldsFromJson } from "@archive/core/imageRecord";
 import { hasHeader, recordFile, recordHeader } from "@archive/core/imageStore";
 import { migrateToLatest } from "@archive/core/migrate";
 import { atLeast, atMost, notMeasured, quantile, row, stats, type Row, type Stats } from "./harness";
@@ -47,20 +47,7 @@ async function applyThroughStore(db: Kysely<Database>, item: Prepared, checkHead
 
 /** The plainest upsert pg can send: one parameterised INSERT … ON CONFLICT per event, fields mapped beforehand. */
 function plainUpserts(prepared: readonly Prepared[]): { text: string; values: unknown[] }[] {
-  const headerColumns = [
-    "capture_date",
-    "sort_date",
-    "right_ascension",
-    "declination",
-    "altitude",
-    "azimuth",
-    "header",
-    "filter_used",
-    "airmass",
-    "exposure_time",
-    "user_id",
-    "username",
-  ] as const satisfies readonly (keyof ImageHeaderFields)[];
+  const headerColumns = IMAGE_HEADER_COLUMNS;
   const headerSql =
     `INSERT INTO images (base_filename, site, data_type, ${headerColumns.join(", ")}) ` +
     `VALUES (${[...Array(headerColumns.length + 3).keys()].map((i) => `$${i + 1}`).join(", ")}) ` +

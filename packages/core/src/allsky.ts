@@ -2,9 +2,9 @@ import { DeleteCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamod
 import { z } from "zod";
 import { awsClients } from "./aws";
 import { loadConfig } from "./config";
-import { dynamoCall, epochSeconds, tableName } from "./dynamo";
-import { fileFlagColumn, parseBaseFilename, type ArchiveObjectKey } from "./fileName";
-import { logger } from "./logger";
+import { dynamoCall, epochSeconds, queryValidItems, setAttributes, tableName } from "./dynamo";
+import { parseBaseFilename, type ArchiveObjectKey } from "./fileName";
+import { storedFileAttributes, storedFilesShape } from "./storedFiles";
 
 /**
  * The allsky table: one item per allsky exposure, under its site, sorted by capture date and base filename (both from
@@ -18,15 +18,7 @@ export const allskyImageSchema = z
     base_filename: z.string(),
     s3_directory: z.literal("allsky"),
     expires_at: z.number(),
-    header: z.string().optional(),
-    jpg_medium_exists: z.boolean().optional(),
-    jpg_medium_key: z.string().optional(),
-    jpg_small_exists: z.boolean().optional(),
-    jpg_small_key: z.string().optional(),
-    fits_01_exists: z.boolean().optional(),
-    fits_01_key: z.string().optional(),
-    fits_10_exists: z.boolean().optional(),
-    fits_10_key: z.string().optional(),
+    ...storedFilesShape,
   })
   .passthrough();
 export type AllskyImage = z.infer<typeof allskyImageSchema>;
@@ -50,24 +42,19 @@ export interface AllskyFile {
 
 /** Records a file of an allsky exposure (creating its item on the first one). */
 export async function recordAllskyFile({ file, header, now = new Date() }: AllskyFile): Promise<void> {
-  const flag = fileFlagColumn(file);
-  const fields: Record<string, string | boolean | number> = {
+  const fields = {
     base_filename: file.baseFilename,
     s3_directory: "allsky",
     expires_at: epochSeconds(allskyExpiry(now)),
     updated_at: now.toISOString(),
-    ...(flag ? { [flag]: true, [flag.replace(/_exists$/, "_key")]: file.key } : {}),
-    ...(header === undefined ? {} : { header }),
+    ...storedFileAttributes(file, header),
   };
-  const names = Object.keys(fields);
   await dynamoCall("record an allsky file", () =>
     awsClients().dynamo.send(
       new UpdateCommand({
         TableName: tableName("allsky"),
         Key: { site: file.site, capture_key: allskyCaptureKey(file.baseFilename) },
-        UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(", ")}`,
-        ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
-        ExpressionAttributeValues: Object.fromEntries(names.map((name, i) => [`:f${i}`, fields[name]])),
+        ...setAttributes(fields),
       }),
     ),
   );
@@ -75,30 +62,19 @@ export async function recordAllskyFile({ file, header, now = new Date() }: Allsk
 
 /** A site's allsky exposures, newest first, none past its retention; `withJpg` keeps only those with a jpg to show. */
 export async function allskyHistory(site: string, limit = 50, now = new Date(), withJpg = false): Promise<AllskyImage[]> {
-  const images: AllskyImage[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamoCall("read allsky images", () =>
-      awsClients().dynamo.send(
-        new QueryCommand({
-          TableName: tableName("allsky"),
-          KeyConditionExpression: "site = :site",
-          FilterExpression: withJpg ? "expires_at > :now AND jpg_medium_exists = :yes" : "expires_at > :now",
-          ExpressionAttributeValues: { ":site": site, ":now": epochSeconds(now), ...(withJpg ? { ":yes": true } : {}) },
-          ScanIndexForward: false,
-          Limit: Math.max(limit, 25),
-          ExclusiveStartKey: startKey,
-        }),
-      ),
-    );
-    for (const item of page.Items ?? []) {
-      const parsed = allskyImageSchema.safeParse(item);
-      if (parsed.success) images.push(parsed.data);
-      else logger.warn("an allsky item of an unexpected shape is left out", { site, issues: parsed.error.issues });
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey && images.length < limit);
-  return images.slice(0, limit);
+  return queryValidItems("read allsky images", allskyImageSchema, limit, (startKey) =>
+    awsClients().dynamo.send(
+      new QueryCommand({
+        TableName: tableName("allsky"),
+        KeyConditionExpression: "site = :site",
+        FilterExpression: withJpg ? "expires_at > :now AND jpg_medium_exists = :yes" : "expires_at > :now",
+        ExpressionAttributeValues: { ":site": site, ":now": epochSeconds(now), ...(withJpg ? { ":yes": true } : {}) },
+        ScanIndexForward: false,
+        Limit: Math.max(limit, 25),
+        ExclusiveStartKey: startKey,
+      }),
+    ),
+  );
 }
 
 /** The site's newest allsky exposure that has a medium jpg. */

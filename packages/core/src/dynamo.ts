@@ -1,5 +1,9 @@
+import { UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
+import type { z } from "zod";
+import { awsClients } from "./aws";
 import { loadConfig } from "./config";
 import { TransientError } from "./errors";
+import { logger } from "./logger";
 import { tables, type TableName } from "./tables";
 
 /** The stage's real name of a logical table. */
@@ -30,3 +34,54 @@ export async function dynamoCall<T>(what: string, call: () => Promise<T>): Promi
 }
 
 export const epochSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+
+/** `SET #f0 = :f0, …` for a map of attributes, the names and values a DynamoDB update needs for it. */
+export function setAttributes(fields: Record<string, unknown>) {
+  const names = Object.keys(fields);
+  return {
+    UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(", ")}`,
+    ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
+    ExpressionAttributeValues: Object.fromEntries(names.map((name, i) => [`:f${i}`, fields[name]])),
+  };
+}
+
+/** One page of a query: its items and where the next page starts. */
+export interface ItemPage {
+  Items?: Record<string, unknown>[];
+  LastEvaluatedKey?: Record<string, unknown>;
+}
+
+/**
+ * Up to `limit` items of a paged query that match `schema`, in the query's order. An item of another shape is left
+ * out with a warning: one bad item never hides the rest.
+ */
+export async function queryValidItems<T>(
+  what: string,
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  limit: number,
+  page: (startKey: Record<string, unknown> | undefined) => Promise<ItemPage>,
+): Promise<T[]> {
+  const items: T[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const result = await dynamoCall(what, () => page(startKey));
+    for (const item of result.Items ?? []) {
+      const parsed = schema.safeParse(item);
+      if (parsed.success) items.push(parsed.data);
+      else logger.warn(`${what}: an item of an unexpected shape is left out`, { issues: parsed.error.issues });
+    }
+    startKey = result.LastEvaluatedKey;
+  } while (startKey && items.length < limit);
+  return items.slice(0, limit);
+}
+
+/** A conditional update: true when written, false when its condition did not hold; any fault is a TransientError. */
+export async function updateIfCondition(what: string, input: UpdateCommandInput): Promise<boolean> {
+  try {
+    await awsClients().dynamo.send(new UpdateCommand(input));
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw dynamoFault(what, error);
+  }
+}

@@ -29,6 +29,22 @@ export interface ImageHeaderFields {
   header: string;
 }
 
+/** The `images` columns a header sets. */
+export const IMAGE_HEADER_COLUMNS = [
+  "capture_date",
+  "sort_date",
+  "right_ascension",
+  "declination",
+  "altitude",
+  "azimuth",
+  "header",
+  "filter_used",
+  "airmass",
+  "exposure_time",
+  "user_id",
+  "username",
+] as const satisfies readonly (keyof ImageHeaderFields)[];
+
 export function imageFieldsFromHeader(header: FitsHeader): ImageHeaderFields {
   const cards = header.cards;
   const captured = captureDate(cards);

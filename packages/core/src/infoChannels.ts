@@ -2,10 +2,11 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/l
 import { z } from "zod";
 import { awsClients } from "./aws";
 import { loadConfig } from "./config";
-import { dynamoCall, dynamoFault, epochSeconds, isConditionFailure, tableName } from "./dynamo";
+import { dynamoCall, dynamoFault, epochSeconds, isConditionFailure, setAttributes, tableName } from "./dynamo";
 import { InvalidInputError } from "./errors";
-import { fileFlagColumn, type ArchiveFileName, type ArchiveObjectKey } from "./fileName";
+import type { ArchiveFileName, ArchiveObjectKey } from "./fileName";
 import { logger } from "./logger";
+import { storedFileAttributes, storedFilesShape } from "./storedFiles";
 
 /**
  * The `info-images` table: `{site}#metadata` holds channel1..3 = the base filename the upload API assigned; `{site}#{n}`
@@ -23,15 +24,7 @@ export const infoImageSchema = z
     base_filename: z.string(),
     s3_directory: z.literal("info-images"),
     expires_at: z.number(),
-    header: z.string().optional(),
-    fits_01_exists: z.boolean().optional(),
-    fits_01_key: z.string().optional(),
-    fits_10_exists: z.boolean().optional(),
-    fits_10_key: z.string().optional(),
-    jpg_medium_exists: z.boolean().optional(),
-    jpg_medium_key: z.string().optional(),
-    jpg_small_exists: z.boolean().optional(),
-    jpg_small_key: z.string().optional(),
+    ...storedFilesShape,
   })
   .passthrough();
 export type InfoImage = z.infer<typeof infoImageSchema>;
@@ -91,12 +84,10 @@ export interface InfoFile {
  */
 export async function recordInfoFile({ file, header, now = new Date() }: InfoFile): Promise<InfoChannel> {
   const channel = await channelOf(file.site, file.baseFilename);
-  const flag = fileFlagColumn(file);
-  const fields: Record<string, string | boolean | number> = {
+  const fields = {
     expires_at: epochSeconds(now) + Math.round(loadConfig().INFO_IMAGE_TTL_HOURS * 3600),
     updated_at: now.toISOString(),
-    ...(flag ? { [flag]: true, [flag.replace(/_exists$/, "_key")]: file.key } : {}),
-    ...(header === undefined ? {} : { header }),
+    ...storedFileAttributes(file, header),
   };
   const { dynamo } = awsClients();
   const TableName = tableName("infoImages");
@@ -104,18 +95,14 @@ export async function recordInfoFile({ file, header, now = new Date() }: InfoFil
   // Two files of a new image may arrive at once: whoever loses the replace adds to the item the other one wrote.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const names = Object.keys(fields);
+      const update = setAttributes(fields);
       await dynamo.send(
         new UpdateCommand({
           TableName,
           Key,
-          UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(", ")}`,
+          ...update,
           ConditionExpression: "base_filename = :base",
-          ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
-          ExpressionAttributeValues: {
-            ":base": file.baseFilename,
-            ...Object.fromEntries(names.map((name, i) => [`:f${i}`, fields[name]])),
-          },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ":base": file.baseFilename },
         }),
       );
       return channel;

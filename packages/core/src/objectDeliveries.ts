@@ -1,6 +1,6 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { awsClients } from "./aws";
-import { dynamoCall, dynamoFault, epochSeconds, isConditionFailure, tableName } from "./dynamo";
+import { dynamoCall, dynamoFault, epochSeconds, isConditionFailure, tableName, updateIfCondition } from "./dynamo";
 import { normalizeSequencer, type ObjectRef } from "./s3Events";
 
 /**
@@ -75,63 +75,40 @@ export async function recordDelivery(ref: ObjectRef, now = new Date()): Promise<
  * not followed by recordNotified (the Lambda died) expires after NOTICE_LEASE_MS, so the retried delivery reclaims it.
  */
 export async function claimNotice(ref: ObjectRef, now = new Date()): Promise<NoticeClaim | undefined> {
-  const { dynamo } = awsClients();
   const claim = { sequencer: normalizeSequencer(ref.sequencer), until: now.getTime() + NOTICE_LEASE_MS };
-  try {
-    await dynamo.send(
-      new UpdateCommand({
-        TableName: tableName("objectDeliveries"),
-        Key: { object_key: ref.key },
-        UpdateExpression: "SET notice_claim_sequencer = :seq, notice_claim_until = :until",
-        ConditionExpression:
-          "attribute_exists(object_key) AND (attribute_not_exists(notified_sequencer) OR notified_sequencer < :seq) AND " +
-          "(attribute_not_exists(notice_claim_sequencer) OR notice_claim_sequencer < :seq OR notice_claim_until < :now)",
-        ExpressionAttributeValues: { ":seq": claim.sequencer, ":until": claim.until, ":now": now.getTime() },
-      }),
-    );
-    return claim;
-  } catch (error) {
-    if (isConditionFailure(error)) return undefined;
-    throw dynamoFault("claim a delivery's notice", error);
-  }
+  const claimed = await updateIfCondition("claim a delivery's notice", {
+    TableName: tableName("objectDeliveries"),
+    Key: { object_key: ref.key },
+    UpdateExpression: "SET notice_claim_sequencer = :seq, notice_claim_until = :until",
+    ConditionExpression:
+      "attribute_exists(object_key) AND (attribute_not_exists(notified_sequencer) OR notified_sequencer < :seq) AND " +
+      "(attribute_not_exists(notice_claim_sequencer) OR notice_claim_sequencer < :seq OR notice_claim_until < :now)",
+    ExpressionAttributeValues: { ":seq": claim.sequencer, ":until": claim.until, ":now": now.getTime() },
+  });
+  return claimed ? claim : undefined;
 }
 
-/** Records the claimed notice as sent; never lowers the record of a newer event's notice. */
+/** Records the claimed notice as sent; a newer event's notice already recorded supersedes this one. */
 export async function recordNotified(ref: ObjectRef, now = new Date()): Promise<void> {
-  const { dynamo } = awsClients();
-  try {
-    await dynamo.send(
-      new UpdateCommand({
-        TableName: tableName("objectDeliveries"),
-        Key: { object_key: ref.key },
-        UpdateExpression: "SET notified_sequencer = :seq, notified_at = :now",
-        ConditionExpression: "attribute_not_exists(notified_sequencer) OR notified_sequencer < :seq",
-        ExpressionAttributeValues: { ":seq": normalizeSequencer(ref.sequencer), ":now": now.toISOString() },
-      }),
-    );
-  } catch (error) {
-    // A newer event's notice is recorded already; it supersedes this one.
-    if (isConditionFailure(error)) return;
-    throw dynamoFault("record a delivery's notice as sent", error);
-  }
+  await updateIfCondition("record a delivery's notice as sent", {
+    TableName: tableName("objectDeliveries"),
+    Key: { object_key: ref.key },
+    UpdateExpression: "SET notified_sequencer = :seq, notified_at = :now",
+    ConditionExpression: "attribute_not_exists(notified_sequencer) OR notified_sequencer < :seq",
+    ExpressionAttributeValues: { ":seq": normalizeSequencer(ref.sequencer), ":now": now.toISOString() },
+  });
 }
 
-/** Gives up a claim whose notice could not be sent, so the retried delivery claims it at once. */
+/**
+ * Gives up a claim whose notice could not be sent, so the retried delivery claims it at once. A claim another
+ * delivery holds now (a newer event, or this one's after the lease) is theirs to keep.
+ */
 export async function releaseNoticeClaim(ref: ObjectRef, claim: NoticeClaim): Promise<void> {
-  const { dynamo } = awsClients();
-  try {
-    await dynamo.send(
-      new UpdateCommand({
-        TableName: tableName("objectDeliveries"),
-        Key: { object_key: ref.key },
-        UpdateExpression: "REMOVE notice_claim_sequencer, notice_claim_until",
-        ConditionExpression: "notice_claim_sequencer = :seq AND notice_claim_until = :until",
-        ExpressionAttributeValues: { ":seq": claim.sequencer, ":until": claim.until },
-      }),
-    );
-  } catch (error) {
-    // Another delivery holds the claim now (a newer event, or this one's after the lease); it is theirs to keep.
-    if (isConditionFailure(error)) return;
-    throw dynamoFault("release a delivery's notice claim", error);
-  }
+  await updateIfCondition("release a delivery's notice claim", {
+    TableName: tableName("objectDeliveries"),
+    Key: { object_key: ref.key },
+    UpdateExpression: "REMOVE notice_claim_sequencer, notice_claim_until",
+    ConditionExpression: "notice_claim_sequencer = :seq AND notice_claim_until = :until",
+    ExpressionAttributeValues: { ":seq": claim.sequencer, ":until": claim.until },
+  });
 }

@@ -2,8 +2,7 @@ import { PutCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-d
 import { z } from "zod";
 import { awsClients } from "./aws";
 import { loadConfig } from "./config";
-import { dynamoCall, epochSeconds, tableName } from "./dynamo";
-import { logger } from "./logger";
+import { dynamoCall, epochSeconds, queryValidItems, tableName } from "./dynamo";
 import { tables } from "./tables";
 import { normalizeSequencer } from "./s3Events";
 
@@ -77,26 +76,15 @@ export async function recentUploads(site: string, limit = 100, now = new Date())
           KeyConditionExpression: "site = :p",
           ExpressionAttributeValues: { ":p": site, ":now": epochSeconds(now) },
         };
-  const entries: UploadLogEntry[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamoCall("read the upload log", () =>
-      awsClients().dynamo.send(
-        new QueryCommand({
-          ...query,
-          FilterExpression: "expires_at > :now",
-          ScanIndexForward: false,
-          Limit: limit,
-          ExclusiveStartKey: startKey,
-        }),
-      ),
-    );
-    for (const item of page.Items ?? []) {
-      const parsed = uploadLogEntrySchema.safeParse(item);
-      if (parsed.success) entries.push(parsed.data);
-      else logger.warn("an upload log entry of an unexpected shape is left out", { site, issues: parsed.error.issues });
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey && entries.length < limit);
-  return entries.slice(0, limit);
+  return queryValidItems("read the upload log", uploadLogEntrySchema, limit, (startKey) =>
+    awsClients().dynamo.send(
+      new QueryCommand({
+        ...query,
+        FilterExpression: "expires_at > :now",
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: startKey,
+      }),
+    ),
+  );
 }
