@@ -5,6 +5,7 @@ import { z } from "zod";
 import { loadConfig, ConfigError, type ArchiveConfig } from "./config";
 import { TransientError } from "./errors";
 import { logger } from "./logger";
+import { IMAGE_HEADER_COLUMNS } from "./imageRecord";
 
 /** The `images` table: the seed's columns (our contract with the frontend's API) plus exposure_time and header_json. */
 export interface ImagesTable {
@@ -49,18 +50,7 @@ export const imageColumns: readonly ImageColumn[] = [
   "base_filename",
   "site",
   "data_type",
-  "capture_date",
-  "sort_date",
-  "right_ascension",
-  "declination",
-  "altitude",
-  "azimuth",
-  "header",
-  "filter_used",
-  "airmass",
-  "exposure_time",
-  "user_id",
-  "username",
+  ...IMAGE_HEADER_COLUMNS,
   "fits_01_exists",
   "fits_10_exists",
   "jpg_medium_exists",
