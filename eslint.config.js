@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["packages/core/src/migrations/**/*.ts"],
+    files: ["packages/core/src/**/migrations/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
 );

@@ -1,11 +1,13 @@
 import { performance } from "node:perf_hooks";
 import type { Kysely } from "kysely";
 import pg from "pg";
-import { createDb, type Database } from "@archive/core/db";
-import { fileFlagColumn, parseFileName, type ArchiveFileName } from "@archive/core/fileName";
-import { IMAGE_HEADER_COLUMNS, imageFieldsFromJson } from "@archive/core/imageRecord";
-import { hasHeader, recordFile, recordHeader } from "@archive/core/imageStore";
-import { migrateToLatest } from "@archive/core/migrate";
+import type { Database } from "@archive/core/exposures/imagesTable";
+import { createDb } from "@archive/core/platform/postgres";
+import { fileFlagColumn, parseFileName, type ArchiveFileName } from "@archive/core/names/fileName";
+import { HEADER_COLUMNS } from "@archive/core/exposures/imagesTable";
+import { imageFieldsFromJson } from "@archive/core/exposures/imageRecord";
+import { hasHeader, recordFile, recordHeader } from "@archive/core/exposures/imageStore";
+import { migrateToLatest } from "@archive/core/platform/migrate";
 import { atLeast, atMost, notMeasured, quantile, row, stats, type Row, type Stats } from "./harness";
 import { loadEvents, type ExposureEvent, type ExposureEvents, type HeaderObject } from "./inputs";
 import type { BenchOptions } from "./suite";
@@ -47,7 +49,7 @@ async function applyThroughStore(db: Kysely<Database>, item: Prepared, checkHead
 
 /** The plainest upsert pg can send: one parameterised INSERT … ON CONFLICT per event, fields mapped beforehand. */
 function plainUpserts(prepared: readonly Prepared[]): { text: string; values: unknown[] }[] {
-  const headerColumns = IMAGE_HEADER_COLUMNS;
+  const headerColumns = HEADER_COLUMNS;
   const headerSql =
     `INSERT INTO images (base_filename, site, data_type, ${headerColumns.join(", ")}) ` +
     `VALUES (${[...Array(headerColumns.length + 3).keys()].map((i) => `$${i + 1}`).join(", ")}) ` +

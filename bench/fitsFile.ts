@@ -1,11 +1,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { rename, stat } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pipeline } from "node:stream/promises";
-import { z } from "zod";
+import { bzip2 } from "@archive/cli/bzip2";
 import { ensureCacheDir, loadHeaderText } from "./inputs";
 
 /**
@@ -17,7 +16,7 @@ const BLOCK = 2880;
 const NAXIS1 = 9600;
 const NAXIS2 = 1638;
 const DATA_BYTES = NAXIS1 * NAXIS2 * 2;
-// 364 blocks: the image is exactly 30 such chunks, so the pure-JS fallback can repeat one compressed chunk.
+// 364 blocks: the pixels are generated in 30 such chunks.
 const CHUNK = 364 * BLOCK;
 
 export interface GeneratedFits {
@@ -25,7 +24,7 @@ export interface GeneratedFits {
   bz2Path: string;
   fitsBytes: number;
   bz2Bytes: number;
-  /** "bzip2 binary" or "compressjs"; how long compression took when it ran now, else null (cached). */
+  /** "bzip2 binary" or "bzip2-wasm"; how long compression took when it ran now, else null (cached). */
   compressor: string;
   compressSeconds: number | null;
 }
@@ -74,26 +73,12 @@ async function compressWithBinary(source: string, target: string): Promise<void>
   ]);
 }
 
-const compressjsSchema = z.object({
-  Bzip2: z.object({
-    compressFile: z.custom<(data: Uint8Array) => ArrayLike<number>>((value) => typeof value === "function"),
-  }),
-});
-
 /**
- * compressjs needs ~4 s per MB here (the binary ~0.15 s), so the pure-JS fallback compresses the header block plus
- * one 1 MB chunk, and one further chunk that it repeats: bzip2 streams concatenate into one valid multi-stream file.
+ * Without the binary: libbzip2 in WebAssembly (bzip2-wasm), about as fast, and byte for byte what `bzip2 -9` writes. It
+ * holds the file and its .bz2 in memory at once (~60 MB).
  */
-async function compressWithJs(fitsHead: Buffer, chunks: Generator<Buffer>, target: string): Promise<void> {
-  const compressjs = compressjsSchema.parse(createRequire(import.meta.url)("compressjs"));
-  const compress = (data: Buffer): Buffer => Buffer.from(Array.from(compressjs.Bzip2.compressFile(data)));
-  const first = chunks.next().value ?? Buffer.alloc(0);
-  const second = chunks.next().value ?? Buffer.alloc(0);
-  const out = createWriteStream(target);
-  out.write(compress(Buffer.concat([fitsHead, first])));
-  const repeated = compress(second);
-  for (let written = first.length; written < DATA_BYTES; written += second.length) out.write(repeated);
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+async function compressWithWasm(source: string, target: string): Promise<void> {
+  await writeFile(target, bzip2(await readFile(source), 9));
 }
 
 export async function generatedFits(): Promise<GeneratedFits> {
@@ -101,7 +86,7 @@ export async function generatedFits(): Promise<GeneratedFits> {
   const fitsPath = join(dir, FITS_NAME);
   const bz2Path = `${fitsPath}.bz2`;
   const binary = hasBzip2();
-  const compressor = binary ? "bzip2 binary" : "compressjs";
+  const compressor = binary ? "bzip2 binary" : "bzip2-wasm";
   let compressSeconds: number | null = null;
   if (!existsSync(fitsPath)) {
     const head = headerBlocks();
@@ -119,7 +104,7 @@ export async function generatedFits(): Promise<GeneratedFits> {
     const partial = `${bz2Path}.partial`;
     const t0 = performance.now();
     if (binary) await compressWithBinary(fitsPath, partial);
-    else await compressWithJs(headerBlocks(), pixelChunks(), partial);
+    else await compressWithWasm(fitsPath, partial);
     compressSeconds = (performance.now() - t0) / 1000;
     await rename(partial, bz2Path);
   }
@@ -149,6 +134,5 @@ export function smallFitsBz2(): Buffer {
     const result = spawnSync("bzip2", ["-c", "-9"], { input: fits, maxBuffer: 16 * 1024 * 1024 });
     if (result.status === 0) return result.stdout;
   }
-  const compressjs = compressjsSchema.parse(createRequire(import.meta.url)("compressjs"));
-  return Buffer.from(Array.from(compressjs.Bzip2.compressFile(fits)));
+  return bzip2(fits, 9);
 }

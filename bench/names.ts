@@ -1,4 +1,4 @@
-import { parseFileName } from "@archive/core/fileName";
+import { parseFileName } from "@archive/core/names/fileName";
 import { atLeast, repeat, row, stats, type Row } from "./harness";
 import { loadKeys } from "./inputs";
 import type { BenchOptions } from "./suite";

@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import { makeThumbnail } from "@archive/core/thumbnails";
+import { makeThumbnail } from "@archive/core/exposures/thumbnails";
 import { atMost, repeat, row, single, stats, type Row } from "./harness";
 import { loadJpgs } from "./inputs";
 import type { BenchOptions } from "./suite";

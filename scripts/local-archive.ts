@@ -4,16 +4,13 @@
  */
 import { resolve } from "node:path";
 
-const { env } = process;
-// Handlers log every record as JSON; a person at a terminal wants warnings and errors unless they ask for more.
-env.POWERTOOLS_LOG_LEVEL ??= env.LOG_LEVEL ?? "WARN";
-// CloudWatch metrics (EMF lines on stdout) mean nothing on a laptop.
-env.POWERTOOLS_METRICS_DISABLED ??= "true";
-// The project supports Node 20 locally (Lambda runs 22); the SDK's notice about its future releases is noise here.
-env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+import { startLocalArchive } from "@archive/local/archive";
+import { PortInUseError, portFromEnv } from "@archive/local/ports";
 
-const { startLocalArchive } = await import("@archive/local/archive");
-const { PortInUseError, portFromEnv } = await import("@archive/local/ports");
+const { env } = process;
+const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+const isLogLevel = (value: string): value is LogLevel => (LOG_LEVELS as readonly string[]).includes(value);
 
 function fail(message: string): never {
   process.stderr.write(`\nnpm start: ${message}\n`);
@@ -27,12 +24,19 @@ try {
   const dynamodb = portFromEnv(env.ARCHIVE_DYNAMODB_PORT, "ARCHIVE_DYNAMODB_PORT");
   const sqs = portFromEnv(env.ARCHIVE_SQS_PORT, "ARCHIVE_SQS_PORT");
   const postgres = portFromEnv(env.ARCHIVE_POSTGRES_PORT, "ARCHIVE_POSTGRES_PORT");
+  // Handlers log every record as JSON; a person at a terminal wants warnings and errors unless they ask for more.
+  const logLevel = (env.LOG_LEVEL ?? "WARN").toUpperCase();
+  if (!isLogLevel(logLevel)) throw new RangeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${logLevel}`);
+  const anonymous = env.ALLOW_ANONYMOUS_UPLOADS ?? "true";
+  if (!["true", "false"].includes(anonymous)) throw new RangeError(`ALLOW_ANONYMOUS_UPLOADS must be true or false, got ${anonymous}`);
   process.stdout.write("starting the local archive…\n");
   archive = await startLocalArchive({
     port,
     ports: { ...(s3 ? { s3 } : {}), ...(dynamodb ? { dynamodb } : {}), ...(sqs ? { sqs } : {}), ...(postgres ? { postgres } : {}) },
     stateDir: resolve(env.ARCHIVE_STATE_DIR ?? ".archive"),
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    logLevel,
+    allowAnonymousUploads: anonymous === "true",
   });
 } catch (error) {
   if (error instanceof PortInUseError || error instanceof RangeError) fail(error.message);
@@ -55,7 +59,9 @@ const lines = [
     : "  Postgres      the server named by DATABASE_URL (migrated to the latest schema)",
   `  SQS stand-in  http://127.0.0.1:${ports.sqs} (the datastream queue)`,
   "",
-  `NOTE: local mode accepts anonymous uploads (ALLOW_ANONYMOUS_UPLOADS=true): anything that reaches port ${ports.api} can upload.`,
+  health.anonymousUploads
+    ? `NOTE: local mode accepts anonymous uploads (ALLOW_ANONYMOUS_UPLOADS=true): anything that reaches port ${ports.api} can upload.`
+    : "Uploads need a site token (ALLOW_ANONYMOUS_UPLOADS=false): issue one with npm run tokens against this archive.",
   "",
   `Try it: npx archive demo     then open ${archive.url}/     Stop: Ctrl-C`,
   "",

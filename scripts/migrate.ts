@@ -1,6 +1,8 @@
-import { createDb } from "@archive/core/db";
-import { logger } from "@archive/core/logger";
-import { migrateToLatest } from "@archive/core/migrate";
+import { createLogger } from "@archive/core/platform/logger";
+import { migrateToLatest } from "@archive/core/platform/migrate";
+import { createDb } from "@archive/core/platform/postgres";
+
+const logger = createLogger({ POWERTOOLS_SERVICE_NAME: "data-archive-migrate" });
 
 /** `npm run migrate [url]`: brings the database at the given URL (default DATABASE_URL) to the latest schema. */
 async function main(): Promise<number> {
@@ -9,9 +11,9 @@ async function main(): Promise<number> {
     logger.error("usage: npm run migrate -- [postgresql://…] (or set DATABASE_URL)");
     return 2;
   }
-  const db = createDb(url, { poolSize: 1 });
+  const db = createDb(url, { poolSize: 1, log: logger });
   try {
-    const applied = await migrateToLatest(db);
+    const applied = await migrateToLatest(db, logger);
     logger.info(applied.length > 0 ? "database migrated" : "database already up to date", { applied });
     return 0;
   } catch (error) {

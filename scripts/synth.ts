@@ -30,9 +30,11 @@ const templateSchema = z.object({
   Resources: z.record(z.object({ Type: z.string(), Metadata: z.record(z.unknown()).optional() }).passthrough()),
 });
 
+/**
+ * SST's App.finish() looks up the bootstrap bucket in AWS unless it believes a test is running, so this runs with
+ * NODE_ENV=test: `npm run synth` sets it, and vitest sets it for the tests.
+ */
 export async function synthesize(stage: string, dir = path.resolve("synth", stage)): Promise<SynthResult> {
-  // SST's App.finish() looks up the bootstrap bucket in AWS unless it believes a test is running.
-  process.env["NODE_ENV"] = "test";
   await buildSharpLayer();
   await initProject({ stage });
   await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
-import { ArchiveError } from "@archive/core/errors";
-import { logger } from "@archive/core/logger";
-import { issueToken, listTokens, revokeToken, type SiteTokenRecord } from "@archive/core/siteTokens";
+import { issueToken, listTokens, revokeToken, type SiteTokenRecord } from "@archive/core/api/siteTokens";
+import { configFromEnvironment } from "@archive/core/platform/config";
+import { createAwsContext } from "@archive/core/platform/context";
+import { ArchiveError } from "@archive/core/platform/errors";
 
 /**
  * Site tokens for the upload API, run with the stage's environment (the variables the functions get):
@@ -15,14 +16,16 @@ function describe(record: SiteTokenRecord): string {
   return `${record.site}\t${record.tokenHash}\tissued ${record.issuedAt}\t${state}`;
 }
 
+const ctx = createAwsContext(configFromEnvironment());
+
 async function run(command: string | undefined, argument: string | undefined): Promise<string> {
   if (command === "issue" && argument) {
-    const issued = await issueToken(argument);
+    const issued = await issueToken(ctx, argument, ctx.clock());
     return `${describe(issued)}\n\ntoken (shown once, give it to the site): ${issued.token}`;
   }
-  if (command === "revoke" && argument) return describe(await revokeToken(argument));
+  if (command === "revoke" && argument) return describe(await revokeToken(ctx, argument, ctx.clock()));
   if (command === "list") {
-    const records = await listTokens(argument);
+    const records = await listTokens(ctx, argument);
     return records.length === 0 ? "no site tokens" : records.map(describe).join("\n");
   }
   throw new ArchiveError(USAGE, "usage", false, 400);
@@ -35,7 +38,7 @@ try {
   if (error instanceof ArchiveError && error.status < 500) {
     process.stderr.write(`${error.message}\n`);
   } else {
-    logger.error("tokens command failed", { error: error instanceof Error ? error : String(error) });
+    ctx.log.error("tokens command failed", { error: error instanceof Error ? error : String(error) });
   }
   process.exitCode = 1;
 }

@@ -1,5 +1,6 @@
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
-import { Api as HttpApi, use, type StackContext } from "sst/constructs";
+import { Api as HttpApi, use, type ApiRouteProps, type Function, type StackContext } from "sst/constructs";
+import { API_ROUTES, CORS_POLICY, routeKey, type ApiFunctionName } from "../packages/core/src/api/routes";
 import { alarmOnFunction } from "./alarms";
 import { Database } from "./Database";
 import { archiveFunction } from "./functions";
@@ -72,6 +73,7 @@ export function Api({ stack }: StackContext) {
   });
 
   for (const fn of [apiUpload, apiReads]) fn.node.addDependency(migrations);
+  const functions: Record<ApiFunctionName, Function> = { apiUpload, apiReads, apiDownload };
 
   const api = new HttpApi(stack, "Api", {
     authorizers: {
@@ -85,21 +87,20 @@ export function Api({ stack }: StackContext) {
         resultsCacheTtl: config.allowAnonymousUploads ? "0 seconds" : "60 seconds",
       },
     },
+    // CORS is set here, once: API Gateway answers preflights and adds the headers to every response.
     cors: {
       allowOrigins: config.corsOrigins,
-      allowMethods: ["GET", "POST"],
-      allowHeaders: ["Authorization", "Content-Type"],
-      maxAge: "1 day",
+      allowMethods: [...CORS_POLICY.allowMethods],
+      allowHeaders: [...CORS_POLICY.allowHeaders],
+      maxAge: `${CORS_POLICY.maxAgeSeconds} seconds`,
     },
-    routes: {
-      "POST /upload": { function: apiUpload, authorizer: "site" },
-      "POST /download": apiDownload,
-      "GET /recentuploads": apiReads,
-      "GET /infoimage/{site}/{channel}": apiReads,
-      "GET /{site}/latest_images/{n}": apiReads,
-      "GET /image/{base_filename}": apiReads,
-      "GET /fitsheader/{base_filename}": apiReads,
-    },
+    // Every route of core's route table, on the function the table names.
+    routes: Object.fromEntries(
+      API_ROUTES.map((route): [string, ApiRouteProps<"site">] => [
+        routeKey(route),
+        { function: functions[route.functionName], ...("authorized" in route ? { authorizer: "site" } : {}) },
+      ]),
+    ),
   });
 
   for (const fn of [authorizer, apiUpload, apiReads, apiDownload]) alarmOnFunction(stack, fn.id, fn, alarmTopic);

@@ -9,6 +9,7 @@ import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Duration } from "aws-cdk-lib/core";
 import { use, type Function, type StackContext } from "sst/constructs";
+import { INGEST_ROUTES, type IngestRoute } from "../packages/core/src/deliveries/pipelines";
 import { alarmOnDeadLetters, alarmOnFunction } from "./alarms";
 import { Database } from "./Database";
 import { archiveFunction } from "./functions";
@@ -88,21 +89,21 @@ export function Ingest({ stack }: StackContext) {
   };
 
   const deliveryTables = [tables.uploadLog, tables.expirations, tables.objectDeliveries];
-  const data = ingestFunction("Data", "data/", {
-    connects: true,
-    tables: deliveryTables,
-    concurrency: config.ingestDataConcurrency,
-  });
-  const infoImages = ingestFunction("InfoImages", "info-images/", {
-    connects: false,
-    tables: [tables.infoImages, ...deliveryTables],
-    concurrency: config.consumerConcurrency,
-  });
-  const allsky = ingestFunction("Allsky", "allsky/", {
-    connects: false,
-    tables: [tables.allsky, ...deliveryTables],
-    concurrency: config.consumerConcurrency,
-  });
+  /** The tables each pipeline writes besides the delivery tables every ingest function writes. */
+  const pipelineTables: Record<IngestRoute["functionName"], Table[]> = {
+    ingestData: [],
+    ingestInfoImages: [tables.infoImages],
+    ingestAllsky: [tables.allsky],
+  };
+  // One function, queue and dead-letter queue per route of core's ingest table.
+  const ingest = INGEST_ROUTES.map((route) => ({
+    id: route.functionName.replace(/^ingest/, ""),
+    ...ingestFunction(route.functionName.replace(/^ingest/, ""), route.prefix, {
+      connects: route.usesDatabase,
+      tables: [...pipelineTables[route.functionName], ...deliveryTables],
+      concurrency: route.usesDatabase ? config.ingestDataConcurrency : config.consumerConcurrency,
+    }),
+  }));
 
   // Expiring an exposure lists its objects by base filename, then deletes them; allsky images expire too.
   const expiringPrefixes = ["data/", "info-images/", "allsky/"];
@@ -172,19 +173,19 @@ export function Ingest({ stack }: StackContext) {
     targets: [new LambdaFunction(sweepExpirations, { retryAttempts: 0 })],
   });
 
-  for (const fn of [data.fn, infoImages.fn, allsky.fn, expireData, sweepExpirations]) {
+  for (const fn of [...ingest.map((route) => route.fn), expireData, sweepExpirations]) {
     // New code takes events only after the schema it expects exists.
     fn.node.addDependency(migrations);
     alarmOnFunction(stack, fn.id, fn, alarmTopic);
   }
 
   stack.addOutputs({
-    DataQueueUrl: data.queue.queueUrl,
-    DataDeadLetterQueueUrl: data.deadLetters.queueUrl,
-    InfoImagesQueueUrl: infoImages.queue.queueUrl,
-    InfoImagesDeadLetterQueueUrl: infoImages.deadLetters.queueUrl,
-    AllskyQueueUrl: allsky.queue.queueUrl,
-    AllskyDeadLetterQueueUrl: allsky.deadLetters.queueUrl,
+    ...Object.fromEntries(
+      ingest.flatMap((route) => [
+        [`${route.id}QueueUrl`, route.queue.queueUrl],
+        [`${route.id}DeadLetterQueueUrl`, route.deadLetters.queueUrl],
+      ]),
+    ),
     ExpirationDeadLetterQueueUrl: expirationDeadLetters.queueUrl,
   });
   return { sharpLayer: layer };

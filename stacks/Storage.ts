@@ -11,8 +11,9 @@ import {
 import { Queue, QueueEncryption, type IQueue } from "aws-cdk-lib/aws-sqs";
 import { Duration, RemovalPolicy } from "aws-cdk-lib/core";
 import type { StackContext } from "sst/constructs";
-import { tables, type KeyAttribute, type TableName } from "../packages/core/src/tables";
-import type { ArchiveEnvironment } from "./functions";
+import { RETENTION } from "../packages/core/src/deliveries/retention";
+import type { ArchiveEnvironment } from "../packages/core/src/platform/config";
+import { tables, type KeyAttribute, type TableName } from "../packages/core/src/platform/tables";
 import { stageConfig, type StageConfig } from "./stageConfig";
 
 export type ArchiveTables = Record<TableName, Table>;
@@ -50,8 +51,9 @@ function archiveBucket({ stack }: StackContext, config: StageConfig, removalPoli
         prefix: "data/",
         transitions: [{ storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
       },
-      { id: "info-images-expire", prefix: "info-images/", expiration: Duration.days(2) },
-      { id: "downloads-expire", prefix: "downloads/", expiration: Duration.days(2) },
+      // A safety net behind the expiration tracker: no info image outlives its channel's lifetime by more than a day.
+      { id: "info-images-expire", prefix: "info-images/", expiration: Duration.days(Math.ceil(config.infoImageTtlHours / 24)) },
+      { id: "downloads-expire", prefix: "downloads/", expiration: Duration.days(RETENTION.downloadsDays) },
       { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
     ],
   });
@@ -79,14 +81,7 @@ function archiveTables({ stack, app }: StackContext, config: StageConfig, remova
     }
     return table;
   };
-  return {
-    uploadLog: build("uploadLog"),
-    expirations: build("expirations"),
-    infoImages: build("infoImages"),
-    allsky: build("allsky"),
-    objectDeliveries: build("objectDeliveries"),
-    siteTokens: build("siteTokens"),
-  };
+  return Object.fromEntries((Object.keys(tables) as TableName[]).map((name) => [name, build(name)])) as ArchiveTables;
 }
 
 function datastreamQueue({ stack, app }: StackContext, config: StageConfig): IQueue {
@@ -116,12 +111,7 @@ export function Storage(ctx: StackContext) {
   const environment: ArchiveEnvironment = {
     STAGE: app.stage,
     BUCKET_NAME: bucket.bucketName,
-    UPLOAD_LOG_TABLE: archive.uploadLog.tableName,
-    EXPIRATION_TABLE: archive.expirations.tableName,
-    INFO_IMAGES_TABLE: archive.infoImages.tableName,
-    ALLSKY_TABLE: archive.allsky.tableName,
-    OBJECT_DELIVERIES_TABLE: archive.objectDeliveries.tableName,
-    SITE_TOKENS_TABLE: archive.siteTokens.tableName,
+    ...Object.fromEntries((Object.keys(tables) as TableName[]).map((name) => [tables[name].configKey, archive[name].tableName])),
     DATASTREAM_QUEUE_URL: datastream.queueUrl,
     THUMBNAIL_HEIGHT: String(config.thumbnailHeight),
     UPLOAD_LOG_TTL_HOURS: String(config.uploadLogTtlHours),

@@ -5,16 +5,13 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { RemovalPolicy } from "aws-cdk-lib/core";
 import { Function, type Stack } from "sst/constructs";
-import type { ArchiveConfig } from "../packages/core/src/config";
+import type { ArchiveEnvironment } from "../packages/core/src/platform/config";
 
 /** How a function reaches Postgres: its secret, and the VPC when the database is private to one. */
 export interface DatabaseAccess {
   secret: ISecret;
   network?: { vpc: IVpc; subnets: SubnetSelection; securityGroup: ISecurityGroup };
 }
-
-/** Every variable is a key of configSchema: the compiler holds stacks and handlers to the same names. */
-export type ArchiveEnvironment = { [K in keyof ArchiveConfig]?: string };
 
 export interface ArchiveFunctionProps {
   /** File name under packages/functions/src, without extension. */

@@ -1,3 +1,5 @@
+import { RETENTION } from "../packages/core/src/deliveries/retention";
+
 /**
  * Per-stage settings: the one place a stage differs from another. Stacks read these; nothing else decides per stage.
  */
@@ -49,9 +51,9 @@ export interface StageConfig {
 const shared = {
   pointInTimeRecovery: false,
   thumbnailHeight: 128,
-  uploadLogTtlHours: 48,
-  infoImageTtlHours: 48,
-  allskyRetentionDays: 30,
+  uploadLogTtlHours: RETENTION.uploadLogHours,
+  infoImageTtlHours: RETENTION.infoImageHours,
+  allskyRetentionDays: RETENTION.allskyDays,
   maxUploadBytes: 2 * 1024 ** 3,
   allowAnonymousUploads: false,
   corsOrigins: ["*"],

@@ -2,19 +2,13 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadDemo } from "@archive/cli/commands";
 import { demoExposure } from "@archive/cli/demoExposure";
 import { uploadFile } from "@archive/cli/upload";
 import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
 import { findFreePortRange } from "@archive/local/ports";
 import { repoRoot, tempStateDir, uniqueSite } from "./harness";
-
-// Hoisted above the imports: the one logger and metrics read these when created; handlers log every record otherwise.
-vi.hoisted(() => {
-  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
-  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
-});
 
 // The dashboard in Debian's Chromium: it shows a site's exposures and info channels, and a new exposure's thumbnail
 // appears without a reload. The screenshot is kept as test-results/dashboard.png.

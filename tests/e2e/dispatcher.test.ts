@@ -1,14 +1,8 @@
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { describe, expect, it, vi } from "vitest";
-import { objectRefsFromMessageBody } from "@archive/core/s3Events";
+import { describe, expect, it } from "vitest";
+import { objectRefsFromMessageBody } from "@archive/core/deliveries/s3Events";
 import { createDispatcher, type SqsHandler } from "@archive/local/dispatcher";
 import { s3EventRecord } from "@archive/local/lambdaEvents";
-
-// Hoisted above the imports: the one logger and metrics read these when created; handlers log every record otherwise.
-vi.hoisted(() => {
-  process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
-  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
-});
 
 // The dispatcher stands in for S3 → SQS → Lambda: its batches must read like the real ones, and failures must be
 // retried and dead-lettered as an event source mapping with a redrive policy would.

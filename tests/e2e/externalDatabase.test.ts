@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadDemo } from "@archive/cli/commands";
 import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
 import { findFreePortRange } from "@archive/local/ports";
 import { useTestDatabase } from "../support/database";
 import { fetchHealth, tempStateDir, uniqueSite } from "./harness";
-
-// Hoisted above the imports: the one logger and metrics read these when created; handlers log every record otherwise.
-vi.hoisted(() => {
-  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
-  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
-});
 
 // With DATABASE_URL naming a server, the local archive migrates that database and writes its rows there.
 const testDatabase = useTestDatabase({ migrate: false });

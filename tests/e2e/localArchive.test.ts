@@ -2,19 +2,13 @@ import { createServer, type Server } from "node:net";
 import { QueryCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadDemo } from "@archive/cli/commands";
 import { demoExposure } from "@archive/cli/demoExposure";
 import { uploadFile } from "@archive/cli/upload";
 import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
 import { findFreePortRange, PortInUseError } from "@archive/local/ports";
 import { fetchHealth, listenForNotices, type PublishedHealth, objectExists, tempStateDir, uniqueSite, type NoticeListener } from "./harness";
-
-// Hoisted above the imports: the one logger and metrics read these when created; handlers log every record otherwise.
-vi.hoisted(() => {
-  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
-  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
-});
 
 // The local archive end to end, in this process: the CLI's demo upload goes through the API's presigned POST into
 // s3rver, the dispatcher feeds the same ingest handlers, and the results land in Postgres, S3, DynamoDB and /stream.
@@ -95,6 +89,20 @@ describe("the local archive", () => {
       expect.arrayContaining([`${base}-EX01.txt`, `${base}-EX10.fits.bz2`, `${base}-EX10.jpg`, `${base}-EX11.jpg`]),
     );
     expect(archive.dispatcher.deadLetters()).toEqual([]);
+  });
+
+  it("lets a browser on another origin call the API, as API Gateway's CORS configuration does", async () => {
+    const preflight = await fetch(`${archive.url}/upload`, {
+      method: "OPTIONS",
+      headers: { origin: "https://www.photonranch.org", "access-control-request-method": "POST" },
+    });
+    const read = await fetch(`${archive.url}/recentuploads?site=all`, { headers: { origin: "https://www.photonranch.org" } });
+
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("authorization");
+    expect(read.status).toBe(200);
+    expect(read.headers.get("access-control-allow-origin")).toBe("*");
   });
 
   it("serves the uploaded exposure through the same read routes as AWS", async () => {

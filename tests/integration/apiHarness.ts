@@ -1,8 +1,7 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { resetAwsClients } from "@archive/core/aws";
-import { resetConfig } from "@archive/core/config";
-import { presignDownload, presignUpload } from "@archive/core/uploads";
+import type { AwsContext } from "@archive/core/platform/context";
+import { presignDownload, presignUpload } from "@archive/core/platform/presign";
 import type { HttpApiEvent } from "@archive/functions/lib/http";
 import readFixture from "../fixtures/apigw/read-request.json";
 import { useTestDatabase } from "../support/database";
@@ -15,20 +14,13 @@ export const UPLOAD_URL_EXPIRES_SECONDS = 120;
 export function useApiServices(): TestServices {
   const database = useTestDatabase();
   return useServices({
-    databaseUrl: () => database.url,
-    env: {
+    database,
+    settings: {
       MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
       UPLOAD_URL_EXPIRES_SECONDS: String(UPLOAD_URL_EXPIRES_SECONDS),
       ALLOW_ANONYMOUS_UPLOADS: "false",
     },
   });
-}
-
-/** Changes settings for the following requests (the config and clients are read again on next use). */
-export function setEnv(values: Record<string, string>): void {
-  Object.assign(process.env, values);
-  resetConfig();
-  resetAwsClients();
 }
 
 /** A site no other test uses, so each test owns its rows, tokens and log entries. */
@@ -85,15 +77,15 @@ export async function invoke(
 }
 
 /** Reads an object back the way a browser would: through a presigned GET. */
-export async function readObject(key: string): Promise<Buffer> {
-  const response = await fetch(await presignDownload(key));
+export async function readObject(ctx: AwsContext, key: string): Promise<Buffer> {
+  const response = await fetch(await presignDownload(ctx, key));
   if (response.status !== 200) throw new Error(`GET ${key} answered ${response.status}`);
   return Buffer.from(await response.arrayBuffer());
 }
 
 /** Stores an object the way a site does: a form POST of a presigned upload's fields plus the file. */
-export async function putObject(key: string, bytes: Buffer): Promise<void> {
-  const { url, fields } = await presignUpload(key);
+export async function putObject(ctx: AwsContext, key: string, bytes: Buffer): Promise<void> {
+  const { url, fields } = await presignUpload(ctx, key);
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
   form.append("file", new Blob([bytes]));

@@ -1,18 +1,24 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { database } from "@archive/core/db";
-import { parseFileName, parseObjectKey } from "@archive/core/fileName";
-import type { ImageHeaderFields } from "@archive/core/imageRecord";
-import { recordFile, recordHeader } from "@archive/core/imageStore";
-import { assignChannel, recordInfoFile } from "@archive/core/infoChannels";
-import { logUpload } from "@archive/core/uploadLog";
-import { handler as downloadHandler } from "@archive/functions/apiDownload";
-import { handler as readsHandler } from "@archive/functions/apiReads";
+import { parseFileName, parseObjectKey } from "@archive/core/names/fileName";
+import { logUpload } from "@archive/core/deliveries/uploadLog";
+import { recordFile, recordHeader } from "@archive/core/exposures/imageStore";
+import type { ImageHeaderFields } from "@archive/core/exposures/imagesTable";
+import { assignChannel, recordInfoFile } from "@archive/core/infoImages/infoChannels";
+import { createHandler as createDownloadHandler } from "@archive/functions/apiDownload";
+import { createHandler as createReadsHandler } from "@archive/functions/apiReads";
 import type { HttpApiEvent } from "@archive/functions/lib/http";
 import downloadFixture from "../fixtures/apigw/download-request.json";
 import { getEvent, invoke, putObject, uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
 
-useApiServices();
+const services = useApiServices();
+
+let readsHandler: ReturnType<typeof createReadsHandler>;
+let downloadHandler: ReturnType<typeof createDownloadHandler>;
+beforeAll(() => {
+  readsHandler = createReadsHandler(services.ctx);
+  downloadHandler = createDownloadHandler(services.ctx);
+});
 
 const IMAGE_PACKAGE_FIELDS = [
   "image_id",
@@ -65,8 +71,8 @@ function headerFields(capture: string, extra: Partial<ImageHeaderFields> = {}): 
 
 /** An exposure in Postgres as the ingestion leaves it: the header, then the files that arrived. */
 async function exposure(base: string, capture: string, files: string[]): Promise<void> {
-  await recordHeader(database(), parseFileName(`${base}-EX00.txt`), headerFields(capture));
-  for (const suffix of files) await recordFile(database(), parseFileName(`${base}-${suffix}`));
+  await recordHeader(services.ctx.db, parseFileName(`${base}-EX00.txt`), headerFields(capture));
+  for (const suffix of files) await recordFile(services.ctx.db, parseFileName(`${base}-${suffix}`));
 }
 
 describe("GET /{site}/latest_images/{n}", () => {
@@ -85,7 +91,6 @@ describe("GET /{site}/latest_images/{n}", () => {
 
     // Assess
     expect(reply.status).toBe(200);
-    expect(reply.headers["access-control-allow-origin"]).toBe("*");
     const packages = z.array(imagePackageSchema).parse(reply.body);
     expect(packages.map((p) => p.base_filename)).toEqual([newer, older]);
     expect(Object.keys(packages[1] ?? {}).sort()).toEqual(IMAGE_PACKAGE_FIELDS);
@@ -157,6 +162,25 @@ describe("GET /image/{base_filename}", () => {
     expect(Object.keys(found).sort()).toEqual(IMAGE_PACKAGE_FIELDS);
   });
 
+  it("links the medium jpg the archive holds: reduction 13 when only that one arrived, else 10", async () => {
+    // Prepare: one exposure with only a reduction-13 medium jpg, one with both 13 and 10
+    const site = uniqueSite();
+    const only13 = uniqueBase(site);
+    const both = uniqueBase(site);
+    await exposure(only13, "2024-03-12T05:06:07.500Z", ["EX13.jpg"]);
+    await exposure(both, "2024-03-12T05:07:07.500Z", ["EX13.jpg", "EX10.jpg"]);
+    await putObject(services.ctx, `data/${only13}-EX13.jpg`, Buffer.from("a reduction-13 jpg"));
+
+    // Act
+    const only13Package = imagePackageSchema.parse((await invoke(readsHandler, getEvent(`/image/${only13}`))).body);
+    const bothPackage = imagePackageSchema.parse((await invoke(readsHandler, getEvent(`/image/${both}`))).body);
+
+    // Assess: the link names the jpg that exists, and fetches it
+    expect(new URL(only13Package.jpg_url).pathname).toMatch(new RegExp(`/data/${only13}-EX13\\.jpg$`));
+    expect(await (await fetch(only13Package.jpg_url)).text()).toBe("a reduction-13 jpg");
+    expect(new URL(bothPackage.jpg_url).pathname).toMatch(new RegExp(`/data/${both}-EX10\\.jpg$`));
+  });
+
   it("answers 404 for an exposure the archive does not hold", async () => {
     const reply = await invoke(readsHandler, getEvent(`/image/${uniqueBase(uniqueSite())}`));
 
@@ -184,7 +208,7 @@ describe("GET /fitsheader/{base_filename}", () => {
 
   it("answers 404 when the exposure has no header yet", async () => {
     const base = uniqueBase(uniqueSite());
-    await recordFile(database(), parseFileName(`${base}-EX10.jpg`));
+    await recordFile(services.ctx.db, parseFileName(`${base}-EX10.jpg`));
 
     const reply = await invoke(readsHandler, getEvent(`/fitsheader/${base}`));
 
@@ -199,8 +223,8 @@ describe("GET /recentuploads", () => {
     const first = `${uniqueBase(site)}-EX10.jpg`;
     const second = `${uniqueBase(site)}-EX01.fits.bz2`;
     const now = Date.now();
-    await logUpload({ key: `data/${first}`, size: 1200, uploadedAt: new Date(now - 2000), sequencer: "0055AED6DCD90281E5" });
-    await logUpload({ key: `data/${second}`, size: 3400, uploadedAt: new Date(now - 1000), sequencer: "0055AED6DCD90281E6" });
+    await logUpload(services.ctx, { key: `data/${first}`, size: 1200, uploadedAt: new Date(now - 2000), sequencer: "0055AED6DCD90281E5" });
+    await logUpload(services.ctx, { key: `data/${second}`, size: 3400, uploadedAt: new Date(now - 1000), sequencer: "0055AED6DCD90281E6" });
 
     // Act
     const own = await invoke(readsHandler, getEvent("/recentuploads", { site }));
@@ -227,8 +251,8 @@ describe("GET /infoimage/{site}/{channel}", () => {
     // Prepare
     const site = uniqueSite();
     const base = uniqueBase(site);
-    await assignChannel(site, 2, base);
-    await recordInfoFile({ file: parseObjectKey(`info-images/${base}-EX10.jpg`) });
+    await assignChannel(services.ctx, site, 2, base);
+    await recordInfoFile(services.ctx, { file: parseObjectKey(`info-images/${base}-EX10.jpg`), now: services.ctx.clock() });
 
     // Act
     const reply = await invoke(readsHandler, getEvent(`/infoimage/${site}/2`));
@@ -270,7 +294,7 @@ describe("POST /download", () => {
     // Prepare
     const objectName = `${uniqueBase(uniqueSite())}-EX10.fits.bz2`;
     const bytes = Buffer.from("BZh91AY&SY a small fits");
-    await putObject(`data/${objectName}`, bytes);
+    await putObject(services.ctx, `data/${objectName}`, bytes);
 
     // Act
     const reply = await invoke(downloadHandler, downloadEvent({ object_name: objectName, s3_directory: "data" }));
@@ -283,7 +307,7 @@ describe("POST /download", () => {
 
   it("reads a base64-encoded body as API Gateway may deliver it", async () => {
     // Prepare: the fixture's body names this file
-    await putObject("data/sro-kb001ms-20220629-00010442-EX10.jpg", Buffer.from("jpg"));
+    await putObject(services.ctx, "data/sro-kb001ms-20220629-00010442-EX10.jpg", Buffer.from("jpg"));
 
     // Act
     const reply = await invoke(downloadHandler, downloadFixture);

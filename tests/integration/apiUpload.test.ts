@@ -1,29 +1,48 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { awsClients } from "@archive/core/aws";
-import { handleApiRequest } from "@archive/core/httpApi";
-import { database } from "@archive/core/db";
-import { findImage } from "@archive/core/imageStore";
-import { hashToken, issueToken, listTokens, revokeToken } from "@archive/core/siteTokens";
-import { handler as uploadHandler } from "@archive/functions/apiUpload";
-import { handler as authorizerHandler } from "@archive/functions/authorizer";
+import { handleApiRequest } from "@archive/core/api/handleRequest";
+import { hashToken, issueToken, listTokens, revokeToken } from "@archive/core/api/siteTokens";
+import { uploadRoutes } from "@archive/core/api/uploadRoutes";
+import { findImage } from "@archive/core/exposures/imageStore";
+import type { ArchiveContext } from "@archive/core/platform/context";
+import { createHandler as createUploadHandler } from "@archive/functions/apiUpload";
+import { createHandler as createAuthorizerHandler } from "@archive/functions/authorizer";
 import type { HttpApiEvent } from "@archive/functions/lib/http";
 import authorizerFixture from "../fixtures/apigw/authorizer-request.json";
 import uploadFixture from "../fixtures/apigw/upload-request.json";
-import { MAX_UPLOAD_BYTES, UPLOAD_URL_EXPIRES_SECONDS, invoke, lambdaContext, readObject, setEnv, uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
+import { MAX_UPLOAD_BYTES, UPLOAD_URL_EXPIRES_SECONDS, invoke, lambdaContext, readObject, uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
 
 const services = useApiServices();
+
+/** The functions API Gateway runs for POST /upload, bound to one context: the authorizer, then apiUpload. */
+interface UploadFunctions {
+  authorizer: ReturnType<typeof createAuthorizerHandler>;
+  upload: ReturnType<typeof createUploadHandler>;
+}
+
+function uploadFunctions(ctx: ArchiveContext): UploadFunctions {
+  return { authorizer: createAuthorizerHandler(ctx), upload: createUploadHandler(ctx) };
+}
+
+let functions: UploadFunctions;
+beforeAll(() => {
+  functions = uploadFunctions(services.ctx);
+});
 
 const presignedPostSchema = z.object({ url: z.string().url(), fields: z.record(z.string()) });
 const errorBodySchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() });
 
 /** What API Gateway does: run the authorizer on the request, then hand its context to the route's function. */
-async function postUpload(body: unknown, authorization?: string): Promise<{ status: number; body: unknown }> {
+async function postUpload(
+  body: unknown,
+  authorization?: string,
+  { authorizer, upload }: UploadFunctions = functions,
+): Promise<{ status: number; body: unknown }> {
   const { authorization: _fixtureToken, ...anonymousHeaders } = uploadFixture.headers;
   const headers: Record<string, string> = authorization ? { ...anonymousHeaders, authorization } : anonymousHeaders;
   const authorizerEvent = { ...authorizerFixture, type: "REQUEST" as const, cookies: [], headers, identitySource: [authorization ?? ""] };
-  const decision = await authorizerHandler(authorizerEvent, lambdaContext);
+  const decision = await authorizer(authorizerEvent, lambdaContext);
   expect(decision.isAuthorized).toBe(true);
   const event: HttpApiEvent = {
     ...uploadFixture,
@@ -31,11 +50,11 @@ async function postUpload(body: unknown, authorization?: string): Promise<{ stat
     body: typeof body === "string" ? body : JSON.stringify(body),
     requestContext: { ...uploadFixture.requestContext, authorizer: { lambda: decision.context } },
   };
-  return invoke(uploadHandler, event);
+  return invoke(upload, event);
 }
 
 async function siteToken(site: string): Promise<string> {
-  return `Bearer ${(await issueToken(site)).token}`;
+  return `Bearer ${(await issueToken(services.ctx, site, services.ctx.clock())).token}`;
 }
 
 describe("POST /upload", () => {
@@ -57,7 +76,7 @@ describe("POST /upload", () => {
     expect(reply.status).toBe(200);
     expect(fields.key).toBe(`data/${objectName}`);
     expect(posted.status).toBe(204);
-    expect(await readObject(`data/${objectName}`)).toEqual(file);
+    expect(await readObject(services.ctx, `data/${objectName}`)).toEqual(file);
   });
 
   it("signs a policy that pins the exact key, the size range and a short expiry", async () => {
@@ -97,7 +116,7 @@ describe("POST /upload", () => {
     // Assess
     expect(reply.status).toBe(200);
     expect(presignedPostSchema.parse(reply.body).fields.key).toBe(`info-images/${base}-EX10.jpg`);
-    const metadata = await awsClients().dynamo.send(
+    const metadata = await services.ctx.dynamo.send(
       new GetCommand({ TableName: services.dynamo.tableNames.infoImages, Key: { pk: `${site}#metadata` } }),
     );
     expect(metadata.Item?.channel2).toBe(base);
@@ -127,7 +146,7 @@ describe("POST /upload", () => {
 
     // Assess
     expect(reply.status).toBe(200);
-    const row = await findImage(database(), base);
+    const row = await findImage(services.ctx.db, base);
     expect(row).toMatchObject({
       base_filename: base,
       site,
@@ -174,8 +193,8 @@ describe("upload authorization", () => {
   it("refuses a revoked token with 401", async () => {
     // Prepare
     const site = uniqueSite();
-    const issued = await issueToken(site);
-    await revokeToken(issued.tokenHash);
+    const issued = await issueToken(services.ctx, site, services.ctx.clock());
+    await revokeToken(services.ctx, issued.tokenHash, services.ctx.clock());
 
     // Act
     const reply = await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, `Bearer ${issued.token}`);
@@ -187,33 +206,29 @@ describe("upload authorization", () => {
 
   it("accepts uploads without a token on a stage that allows anonymous uploads", async () => {
     // Prepare
-    setEnv({ ALLOW_ANONYMOUS_UPLOADS: "true" });
+    const anonymousStage = uploadFunctions(services.contextWith({ ALLOW_ANONYMOUS_UPLOADS: "true" }));
 
-    try {
-      // Act
-      const reply = await postUpload({ object_name: `${uniqueBase(uniqueSite())}-EX10.jpg` });
+    // Act
+    const reply = await postUpload({ object_name: `${uniqueBase(uniqueSite())}-EX10.jpg` }, undefined, anonymousStage);
 
-      // Assess
-      expect(reply.status).toBe(200);
-    } finally {
-      setEnv({ ALLOW_ANONYMOUS_UPLOADS: "false" });
-    }
+    // Assess
+    expect(reply.status).toBe(200);
   });
 
   it("stores a token only as its hash and keeps a revoked token listed with the revocation time", async () => {
     // Prepare
     const site = uniqueSite();
-    const issued = await issueToken(site);
+    const issued = await issueToken(services.ctx, site, services.ctx.clock());
 
     // Act
-    await revokeToken(issued.token, new Date("2024-03-12T10:00:00.000Z"));
+    await revokeToken(services.ctx, issued.token, new Date("2024-03-12T10:00:00.000Z"));
 
     // Assess
-    const stored = await awsClients().dynamo.send(
+    const stored = await services.ctx.dynamo.send(
       new GetCommand({ TableName: services.dynamo.tableNames.siteTokens, Key: { token_hash: hashToken(issued.token) } }),
     );
     expect(JSON.stringify(stored.Item)).not.toContain(issued.token);
-    expect(await listTokens(site)).toEqual([
+    expect(await listTokens(services.ctx, site)).toEqual([
       { tokenHash: issued.tokenHash, site, issuedAt: issued.issuedAt, revokedAt: "2024-03-12T10:00:00.000Z" },
     ]);
   });
@@ -232,9 +247,9 @@ describe("upload authorization", () => {
     });
 
     // Act
-    const own = await handleApiRequest(request(`${uniqueBase(site)}-EX10.jpg`, token));
-    const other = await handleApiRequest(request(`${uniqueBase(uniqueSite())}-EX10.jpg`, token));
-    const none = await handleApiRequest(request(`${uniqueBase(site)}-EX10.jpg`));
+    const own = await handleApiRequest(services.ctx, uploadRoutes, request(`${uniqueBase(site)}-EX10.jpg`, token));
+    const other = await handleApiRequest(services.ctx, uploadRoutes, request(`${uniqueBase(uniqueSite())}-EX10.jpg`, token));
+    const none = await handleApiRequest(services.ctx, uploadRoutes, request(`${uniqueBase(site)}-EX10.jpg`));
 
     // Assess
     expect([own.status, other.status, none.status]).toEqual([200, 403, 401]);
@@ -289,7 +304,7 @@ describe("upload request validation", () => {
     const event = { ...uploadFixture, requestContext: { ...uploadFixture.requestContext, http: undefined } };
 
     // Act
-    const reply = await invoke(uploadHandler, event as unknown as HttpApiEvent);
+    const reply = await invoke(functions.upload, event as unknown as HttpApiEvent);
 
     // Assess
     expect(reply.status).toBe(500);

@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createDb, type Database } from "@archive/core/db";
-import { parseFileName } from "@archive/core/fileName";
-import type { ImageHeaderFields } from "@archive/core/imageRecord";
-import { recordFile, recordHeader } from "@archive/core/imageStore";
+import { recordFile, recordHeader } from "@archive/core/exposures/imageStore";
+import type { Database, ImageHeaderFields } from "@archive/core/exposures/imagesTable";
+import { parseFileName } from "@archive/core/names/fileName";
+import { createDb } from "@archive/core/platform/postgres";
 import { useTestDatabase } from "../support/database";
 
 const database = useTestDatabase();
@@ -94,6 +94,7 @@ describe("an exposure's events over concurrent connections", () => {
           fits_01_exists: true,
           fits_10_exists: true,
           jpg_medium_exists: true,
+          jpg_medium_reduction: "10",
           jpg_small_exists: true,
           header_json: { FILTER: "ha", EXPTIME: 300, "DATE-OBS": "2022-06-29T05:06:07.250" },
         });

@@ -1,9 +1,9 @@
 import { randomInt } from "node:crypto";
 import { sql } from "kysely";
 import { describe, expect, test } from "vitest";
-import { InvalidInputError } from "@archive/core/errors";
-import { parseFileName, type ArchiveFileName } from "@archive/core/fileName";
-import type { ImageHeaderFields } from "@archive/core/imageRecord";
+import { InvalidInputError } from "@archive/core/platform/errors";
+import { parseFileName, type ArchiveFileName } from "@archive/core/names/fileName";
+import type { ImageHeaderFields } from "@archive/core/exposures/imagesTable";
 import {
   findHeader,
   findImage,
@@ -13,7 +13,7 @@ import {
   recordFile,
   recordHeader,
   removeImage,
-} from "@archive/core/imageStore";
+} from "@archive/core/exposures/imageStore";
 import { useTestDatabase } from "../support/database";
 
 const database = useTestDatabase();

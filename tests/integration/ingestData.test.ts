@@ -1,15 +1,14 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse } from "aws-lambda";
 import sharp from "sharp";
-import { describe, expect, test } from "vitest";
-import { awsClients } from "@archive/core/aws";
-import { tableName } from "@archive/core/dynamo";
-import { findImage } from "@archive/core/imageStore";
-import { claimNotice, NOTICE_LEASE_MS, recordDelivery } from "@archive/core/objectDeliveries";
-import { normalizeSequencer, type ObjectRef } from "@archive/core/s3Events";
-import { getObjectBytes, listKeys } from "@archive/core/s3Objects";
-import { recentUploads } from "@archive/core/uploadLog";
-import { handler } from "@archive/functions/ingestData";
+import { beforeAll, describe, expect, test } from "vitest";
+import { claimNotice, NOTICE_LEASE_MS } from "@archive/core/deliveries/notices";
+import { recordDelivery } from "@archive/core/deliveries/objectDeliveries";
+import { normalizeSequencer, type ObjectRef } from "@archive/core/deliveries/s3Events";
+import { recentUploads } from "@archive/core/deliveries/uploadLog";
+import { findImage } from "@archive/core/exposures/imageStore";
+import { getObjectBytes, listKeys } from "@archive/core/platform/s3";
+import { createHandler } from "@archive/functions/ingestData";
 import { useTestDatabase } from "../support/database";
 import { buildFits, buildFitsHeader, bzip2, imageCards, type CardSpec } from "../support/fits";
 import {
@@ -25,7 +24,12 @@ import { useServices } from "../support/services";
 import testEvent from "../fixtures/events/s3-test-event.json";
 
 const database = useTestDatabase();
-const services = useServices({ databaseUrl: () => database.url });
+const services = useServices({ database });
+
+let handler: ReturnType<typeof createHandler>;
+beforeAll(() => {
+  handler = createHandler(services.ctx);
+});
 
 const headerCards = (base: string): CardSpec[] => [
   ["SIMPLE", true],
@@ -43,12 +47,12 @@ async function jpg(width: number, height: number): Promise<Buffer> {
 
 /** The four files a site sends for one exposure. */
 async function uploadExposure(base: string): Promise<StoredObject[]> {
-  const bucket = services.bucket;
+  const ctx = services.ctx;
   return Promise.all([
-    putObject(bucket, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)).match(/.{80}/g)?.join("\n") ?? ""),
-    putObject(bucket, `data/${base}-EX01.fits.bz2`, Buffer.from(bzip2(buildFits({ header: imageCards(64, headerCards(base).slice(3)) })))),
-    putObject(bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16, headerCards(base).slice(3)) }))),
-    putObject(bucket, `data/${base}-EX10.jpg`, await jpg(300, 200)),
+    putObject(ctx, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)).match(/.{80}/g)?.join("\n") ?? ""),
+    putObject(ctx, `data/${base}-EX01.fits.bz2`, Buffer.from(bzip2(buildFits({ header: imageCards(64, headerCards(base).slice(3)) })))),
+    putObject(ctx, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16, headerCards(base).slice(3)) }))),
+    putObject(ctx, `data/${base}-EX10.jpg`, await jpg(300, 200)),
   ]);
 }
 
@@ -76,18 +80,19 @@ function objectRef(object: StoredObject): ObjectRef {
 
 /** A delivery that recorded the event and claimed its notice at `at`, then died before sending it. */
 async function deliveryDiedAfterClaim(object: StoredObject, at: Date): Promise<void> {
-  expect(await recordDelivery(objectRef(object), at)).toBe("process");
-  expect(await claimNotice(objectRef(object), at)).toBeDefined();
+  expect(await recordDelivery(services.ctx, objectRef(object), at)).toBe("process");
+  expect(await claimNotice(services.ctx, objectRef(object), at)).toBeDefined();
 }
 
 async function deliveryItem(key: string): Promise<Record<string, unknown> | undefined> {
-  const result = await awsClients().dynamo.send(new GetCommand({ TableName: tableName("objectDeliveries"), Key: { object_key: key } }));
+  const { dynamo, tables } = services.ctx;
+  const result = await dynamo.send(new GetCommand({ TableName: tables.objectDeliveries, Key: { object_key: key } }));
   return result.Item;
 }
 
 async function thumbnailEvent(base: string): Promise<StoredObject> {
   const key = `data/${base}-EX11.jpg`;
-  const bytes = await getObjectBytes(services.bucket, key);
+  const bytes = await getObjectBytes(services.ctx, key);
   return { ...missingObject(services.bucket, key), size: bytes.length };
 }
 
@@ -131,7 +136,7 @@ describe("data/ ingestion", () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030001";
     const fits = await putObject(
-      services.bucket,
+      services.ctx,
       `data/${base}-EX01.fits.bz2`,
       Buffer.from(bzip2(buildFits({ header: imageCards(4096, headerCards(base).slice(3)) }))),
     );
@@ -149,7 +154,7 @@ describe("data/ ingestion", () => {
   test("a medium jpg gets a 128 px high thumbnail with its aspect kept, whose own event marks jpg_small_exists", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030002";
-    const medium = await putObject(services.bucket, `data/${base}-EX10.jpg`, await jpg(300, 200));
+    const medium = await putObject(services.ctx, `data/${base}-EX10.jpg`, await jpg(300, 200));
 
     // Act
     await ingest([medium]);
@@ -157,21 +162,21 @@ describe("data/ ingestion", () => {
     await ingest([thumbnail]);
 
     // Assess
-    const bytes = await getObjectBytes(services.bucket, `data/${base}-EX11.jpg`);
+    const bytes = await getObjectBytes(services.ctx, `data/${base}-EX11.jpg`);
     const metadata = await sharp(bytes).metadata();
     expect({ format: metadata.format, width: metadata.width, height: metadata.height }).toEqual({
       format: "jpeg",
       width: 192,
       height: 128,
     });
-    expect(await listKeys(services.bucket, `data/${base}-`)).toEqual([`data/${base}-EX10.jpg`, `data/${base}-EX11.jpg`]);
+    expect(await listKeys(services.ctx, `data/${base}-`)).toEqual([`data/${base}-EX10.jpg`, `data/${base}-EX11.jpg`]);
     expect(await findImage(database.db, base)).toMatchObject({ jpg_medium_exists: true, jpg_small_exists: true });
   });
 
   test("a corrupt jpg still marks its row and gets no thumbnail", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030003";
-    const corrupt = await putObject(services.bucket, `data/${base}-EX10.jpg`, "this is not a jpeg");
+    const corrupt = await putObject(services.ctx, `data/${base}-EX10.jpg`, "this is not a jpeg");
 
     // Act
     const response = await ingest([corrupt]);
@@ -179,13 +184,13 @@ describe("data/ ingestion", () => {
     // Assess
     expect(response.batchItemFailures).toEqual([]);
     expect(await findImage(database.db, base)).toMatchObject({ jpg_medium_exists: true, jpg_small_exists: false });
-    expect(await listKeys(services.bucket, `data/${base}-`)).toEqual([`data/${base}-EX10.jpg`]);
+    expect(await listKeys(services.ctx, `data/${base}-`)).toEqual([`data/${base}-EX10.jpg`]);
   });
 
   test("the notice on the datastreamer's queue has the replaced system's exact shape", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030004";
-    const txt = await putObject(services.bucket, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)));
+    const txt = await putObject(services.ctx, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)));
 
     // Act
     await ingest([txt]);
@@ -199,7 +204,7 @@ describe("data/ ingestion", () => {
   test("a repeated delivery changes nothing and sends no second notice", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030005";
-    const medium = await putObject(services.bucket, `data/${base}-EX10.jpg`, await jpg(90, 60));
+    const medium = await putObject(services.ctx, `data/${base}-EX10.jpg`, await jpg(90, 60));
     await ingest([medium]);
     const before = await findImage(database.db, base);
 
@@ -210,16 +215,13 @@ describe("data/ ingestion", () => {
     // Assess
     expect(await findImage(database.db, base)).toEqual(before);
     expect(noticesFor(base)).toHaveLength(1);
-    const delivery = await awsClients().dynamo.send(
-      new GetCommand({ TableName: tableName("objectDeliveries"), Key: { object_key: medium.key } }),
-    );
-    expect(delivery.Item).toMatchObject({ deliveries: 3, size: medium.size, etag: medium.eTag });
+    expect(await deliveryItem(medium.key)).toMatchObject({ deliveries: 3, size: medium.size, etag: medium.eTag });
   });
 
   test("concurrent deliveries of one event send one notice", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030006";
-    const fits = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
+    const fits = await putObject(services.ctx, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
 
     // Act
     const responses = await Promise.all([ingest([fits]), ingest([fits]), ingest([fits])]);
@@ -233,7 +235,7 @@ describe("data/ ingestion", () => {
   test("a notice claimed by a delivery that died before sending it is sent by a retry after the lease, once", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030015";
-    const fits = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
+    const fits = await putObject(services.ctx, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
     await deliveryDiedAfterClaim(fits, new Date(Date.now() - NOTICE_LEASE_MS - 1_000));
 
     // Act: concurrent retries after the lease, then one more repeated delivery
@@ -257,7 +259,7 @@ describe("data/ ingestion", () => {
   test("a retry within the notice lease does the work but sends nothing; the claim is free again after the lease", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030016";
-    const fits = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
+    const fits = await putObject(services.ctx, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
     await deliveryDiedAfterClaim(fits, new Date());
 
     // Act
@@ -268,15 +270,15 @@ describe("data/ ingestion", () => {
     expect(noticesFor(base)).toEqual([]);
     expect(await findImage(database.db, base)).toMatchObject({ fits_10_exists: true });
     expect(await deliveryItem(fits.key)).not.toHaveProperty("notified_sequencer");
-    expect(await claimNotice(objectRef(fits))).toBeUndefined();
-    expect(await claimNotice(objectRef(fits), new Date(Date.now() + NOTICE_LEASE_MS + 1_000))).toBeDefined();
+    expect(await claimNotice(services.ctx, objectRef(fits), new Date())).toBeUndefined();
+    expect(await claimNotice(services.ctx, objectRef(fits), new Date(Date.now() + NOTICE_LEASE_MS + 1_000))).toBeDefined();
   });
 
   test("a stale event of an object never redoes work a newer one did", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030007";
-    const older = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
-    const newer = await putObject(services.bucket, older.key, Buffer.from(buildFits({ header: imageCards(32) })));
+    const older = await putObject(services.ctx, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(16) })));
+    const newer = await putObject(services.ctx, older.key, Buffer.from(buildFits({ header: imageCards(32) })));
     await ingest([newer]);
 
     // Act
@@ -285,18 +287,15 @@ describe("data/ ingestion", () => {
     // Assess
     expect(response.batchItemFailures).toEqual([]);
     expect(noticesFor(base)).toHaveLength(1);
-    const delivery = await awsClients().dynamo.send(
-      new GetCommand({ TableName: tableName("objectDeliveries"), Key: { object_key: older.key } }),
-    );
-    expect(delivery.Item).toMatchObject({ deliveries: 2, stale_deliveries: 1, size: newer.size });
+    expect(await deliveryItem(older.key)).toMatchObject({ deliveries: 2, stale_deliveries: 1, size: newer.size });
   });
 
   test("a poison record fails alone in its batch and its retry completes the work", async () => {
     // Prepare: a valid file, one whose notice the queue refuses, an invalid name, a vanished object
-    const good = await putObject(services.bucket, "data/sro-kb001ms-20220629-00030008-EX10.fits", Buffer.from(buildFits({ header: imageCards(8) })));
+    const good = await putObject(services.ctx, "data/sro-kb001ms-20220629-00030008-EX10.fits", Buffer.from(buildFits({ header: imageCards(8) })));
     const poisonBase = "sro-kb001ms-20220629-00030009";
-    const poison = await putObject(services.bucket, `data/${poisonBase}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })));
-    const invalid = await putObject(services.bucket, "data/sro-kb001ms-2022-bad-name.fits", "x");
+    const poison = await putObject(services.ctx, `data/${poisonBase}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })));
+    const invalid = await putObject(services.ctx, "data/sro-kb001ms-2022-bad-name.fits", "x");
     const vanished = missingObject(services.bucket, "data/sro-kb001ms-20220629-00030010-EX10.jpg");
     const stopFault = services.sqs.failSendsWhen((body) => body.includes(poisonBase));
     const batch = sqsBatchOf([good, poison, invalid, vanished]);
@@ -318,31 +317,32 @@ describe("data/ ingestion", () => {
 
   test("an invalid key is logged under the site its name suggests and acknowledged", async () => {
     // Prepare
-    const invalid = await putObject(services.bucket, "data/lsc-camera1-notadate-EX10.jpg", "x");
-    const unknown = await putObject(services.bucket, "data/Weird_Name.jpg", "y");
+    const invalid = await putObject(services.ctx, "data/lsc-camera1-notadate-EX10.jpg", "x");
+    const unknown = await putObject(services.ctx, "data/Weird_Name.jpg", "y");
 
     // Act
     const response = await ingest([invalid, unknown]);
 
     // Assess
     expect(response.batchItemFailures).toEqual([]);
-    expect((await recentUploads("lsc")).map((entry) => entry.filename)).toContain("lsc-camera1-notadate-EX10.jpg");
-    expect((await recentUploads("unknown")).map((entry) => entry.filename)).toContain("Weird_Name.jpg");
+    const now = new Date();
+    expect((await recentUploads(services.ctx, "lsc", now)).map((entry) => entry.filename)).toContain("lsc-camera1-notadate-EX10.jpg");
+    expect((await recentUploads(services.ctx, "unknown", now)).map((entry) => entry.filename)).toContain("Weird_Name.jpg");
   });
 
   test("the upload log keeps two uploads of the same second", async () => {
     // Prepare
     const second = new Date("2099-01-01T00:00:00.000Z");
     const base = "ogg-kb001ms-20220629-00030011";
-    const first = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: second });
-    const other = await putObject(services.bucket, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)), { eventTime: second });
-    const again = await putObject(services.bucket, first.key, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: second });
+    const first = await putObject(services.ctx, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: second });
+    const other = await putObject(services.ctx, `data/${base}-EX00.txt`, buildFitsHeader(headerCards(base)), { eventTime: second });
+    const again = await putObject(services.ctx, first.key, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: second });
 
     // Act
     await ingest([first, other, again]);
 
     // Assess
-    const entries = await recentUploads("ogg", 10, new Date("2099-01-01T01:00:00Z"));
+    const entries = await recentUploads(services.ctx, "ogg", new Date("2099-01-01T01:00:00Z"), 10);
     expect(entries.map((entry) => [entry.filename, entry.upload_timestamp_s, entry.s3_directory]).sort()).toEqual([
       [`${base}-EX00.txt`, 4070908800, "data"],
       [`${base}-EX10.fits`, 4070908800, "data"],
@@ -352,7 +352,7 @@ describe("data/ ingestion", () => {
 
   test("upload log entries past their expiry are not shown", async () => {
     // Prepare
-    const old = await putObject(services.bucket, "data/cpt-kb001ms-20220629-00030012-EX10.fits", Buffer.from(buildFits({ header: imageCards(8) })), {
+    const old = await putObject(services.ctx, "data/cpt-kb001ms-20220629-00030012-EX10.fits", Buffer.from(buildFits({ header: imageCards(8) })), {
       eventTime: new Date(Date.now() - 49 * 3_600_000),
     });
 
@@ -360,30 +360,29 @@ describe("data/ ingestion", () => {
     await ingest([old]);
 
     // Assess
-    expect(await recentUploads("cpt")).toEqual([]);
+    expect(await recentUploads(services.ctx, "cpt", new Date())).toEqual([]);
   });
 
   test("an expiring data type gets one expiration entry; the test site's expires after 5 minutes", async () => {
     // Prepare
     const base = "tst-kb001ms-20220629-00030013";
     const arrived = new Date("2022-06-29T04:00:00Z");
-    const fits = await putObject(services.bucket, `data/${base}-EP10.fits`, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: arrived });
-    const later = await putObject(services.bucket, `data/${base}-EP10.jpg`, await jpg(30, 20), { eventTime: new Date(arrived.getTime() + 60_000) });
+    const fits = await putObject(services.ctx, `data/${base}-EP10.fits`, Buffer.from(buildFits({ header: imageCards(8) })), { eventTime: arrived });
+    const later = await putObject(services.ctx, `data/${base}-EP10.jpg`, await jpg(30, 20), { eventTime: new Date(arrived.getTime() + 60_000) });
 
     // Act
     await ingest([fits, later]);
 
     // Assess
-    const entry = await awsClients().dynamo.send(
-      new GetCommand({ TableName: tableName("expirations"), Key: { expiration_key: `data/${base}` } }),
-    );
+    const { dynamo, tables } = services.ctx;
+    const entry = await dynamo.send(new GetCommand({ TableName: tables.expirations, Key: { expiration_key: `data/${base}` } }));
     expect(entry.Item).toMatchObject({ s3_directory: "data", base_filename: base, site: "tst", expires_at: arrived.getTime() / 1000 + 300 });
   });
 
   test("a direct S3 event is ingested and an s3:TestEvent is ignored", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030014";
-    const fits = await putObject(services.bucket, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })));
+    const fits = await putObject(services.ctx, `data/${base}-EX10.fits`, Buffer.from(buildFits({ header: imageCards(8) })));
 
     // Act
     await handler(s3Notification([fits]), lambdaContext());

@@ -1,5 +1,6 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { API_ROUTES, routeKey } from "../../packages/core/src/api/routes";
 import { synthesizeStage } from "./synthesize";
 import { allActions, functionStatements, granting, lambdaFunction, properties, resourceById, resources } from "./templates";
 
@@ -18,21 +19,25 @@ const routeTargets = () =>
   );
 
 describe("the HTTP API", () => {
-  it("serves exactly the upload, download and read routes", () => {
-    expect(Object.keys(routeTargets()).sort()).toEqual(
-      [
-        "POST /upload",
-        "POST /download",
-        "GET /recentuploads",
-        "GET /infoimage/{site}/{channel}",
-        "GET /{site}/latest_images/{n}",
-        "GET /image/{base_filename}",
-        "GET /fitsheader/{base_filename}",
-      ].sort(),
-    );
+  it("serves exactly the routes of core's route table: upload, download and the reads", () => {
+    expect(Object.keys(routeTargets()).sort()).toEqual(API_ROUTES.map(routeKey).sort());
+    expect(Object.keys(routeTargets())).toEqual(expect.arrayContaining(["POST /upload", "POST /download", "GET /recentuploads"]));
   });
 
-  it("guards POST /upload, and only it, with the site-token Lambda authorizer using simple responses", () => {
+  it("sends each route to the function the route table names", () => {
+    const targets = routeTargets();
+    const integrations = resources(api, "AWS::ApiGatewayV2::Integration");
+    for (const route of API_ROUTES) {
+      const functionName = `${route.functionName[0]?.toUpperCase()}${route.functionName.slice(1)}`;
+      const [functionId] = resourceById(api, "AWS::Lambda::Function", functionName);
+      const target = JSON.stringify(targets[routeKey(route)]?.["Target"]);
+      const integration = Object.entries(integrations).find(([id]) => target.includes(`"${id}"`))?.[1];
+      if (!integration) throw new Error(`${routeKey(route)} has no integration`);
+      expect(JSON.stringify(properties(integration)["IntegrationUri"]), routeKey(route)).toContain(functionId);
+    }
+  });
+
+  it("guards the routes the table marks (POST /upload), and only those, with the site-token Lambda authorizer", () => {
     const [authorizerId, authorizer] = resourceById(api, "AWS::ApiGatewayV2::Authorizer", "Apisite");
     expect(properties(authorizer)).toMatchObject({
       AuthorizerType: "REQUEST",
@@ -44,7 +49,7 @@ describe("the HTTP API", () => {
     const [authorizerFunction] = resourceById(api, "AWS::Lambda::Function", "Authorizer");
     expect(JSON.stringify(properties(authorizer)["AuthorizerUri"])).toContain(authorizerFunction);
     for (const [routeKey, route] of Object.entries(routeTargets())) {
-      if (routeKey === "POST /upload") {
+      if (API_ROUTES.some((route) => "authorized" in route && `${route.method} ${route.path}` === routeKey)) {
         expect(route).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: authorizerId } });
       } else {
         expect(route["AuthorizerId"], routeKey).toBeUndefined();

@@ -73,6 +73,18 @@ describe("npm run synth", () => {
     expect(ingestData).toMatch(/from\s*"sharp"|import\("sharp"\)|require\("sharp"\)/);
   });
 
+  it("bundles Postgres (pg, kysely) only into functions that query it, and sharp only into ingest functions", async () => {
+    const postgresUsers = new Set(["IngestData", "ExpireData", "SweepExpirations", "Migrate", "ApiUpload", "ApiReads"]);
+    const thumbnailMakers = new Set(["IngestData", "IngestInfoImages", "IngestAllsky"]);
+    for (const [stack, id, handler] of handlers) {
+      const code = await readFile(path.join(bundleOf(stack, id), "packages", "functions", "src", `${handler}.mjs`), "utf8");
+      // pg names its optional native binding, and kysely its query node kinds, in strings minification keeps.
+      expect(code.includes("pg-native"), `${id} bundles pg`).toBe(postgresUsers.has(id));
+      expect(code.includes("SelectQueryNode"), `${id} bundles kysely`).toBe(postgresUsers.has(id));
+      expect(/["']sharp["']/.test(code), `${id} loads sharp`).toBe(thumbnailMakers.has(id));
+    }
+  });
+
   it("ships the project's own sharp with its linux-arm64 binary and libvips in the layer", async () => {
     const layer = path.join(bundleOf("Ingest", "SharpLayer"), "nodejs", "node_modules");
     const project = z

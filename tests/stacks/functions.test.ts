@@ -1,7 +1,7 @@
 import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { configSchema } from "../../packages/core/src/config";
+import { configSchema } from "../../packages/core/src/platform/config";
 import { synthesizeStage, type StackName } from "./synthesize";
 import { lambdaFunction } from "./templates";
 

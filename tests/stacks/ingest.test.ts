@@ -1,3 +1,4 @@
+import { INGEST_ROUTES } from "../../packages/core/src/deliveries/pipelines";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -40,17 +41,20 @@ function notifications(template: Template) {
 const queueLogicalId = (template: Template, id: string) => resourceById(template, "AWS::SQS::Queue", id)[0];
 
 describe("S3 notifications", () => {
-  it.each([
-    ["data/", "DataQueue"],
-    ["info-images/", "InfoImagesQueue"],
-    ["allsky/", "AllskyQueue"],
-  ])("sends objects created under %s, and only those, to %s", (prefix, queue) => {
+  it.each(INGEST_ROUTES.map((route) => [route.prefix, `${route.functionName.replace(/^ingest/, "")}Queue`]))(
+    "sends objects created under %s, and only those, to %s (core's ingest table)",
+    (prefix, queue) => {
     const { queues } = notifications(ingest);
     const forPrefix = queues.filter((q) => q.Filter.Key.FilterRules.some((rule) => rule.Value === prefix));
     expect(forPrefix).toHaveLength(1);
     expect(forPrefix[0]?.Events).toEqual(["s3:ObjectCreated:*"]);
     expect(forPrefix[0]?.Filter.Key.FilterRules).toEqual([{ Name: "prefix", Value: prefix }]);
     expect(render(forPrefix[0]?.QueueArn)).toBe(`<${queueLogicalId(ingest, queue)}.Arn>`);
+    },
+  );
+
+  it("covers the three prefixes sites upload to", () => {
+    expect(INGEST_ROUTES.map((route) => route.prefix)).toEqual(["data/", "info-images/", "allsky/"]);
   });
 
   it("configures exactly three notifications, none for removed objects", () => {

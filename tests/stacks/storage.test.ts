@@ -1,7 +1,7 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { tables } from "../../packages/core/src/tables";
+import { tables } from "../../packages/core/src/platform/tables";
 import { synthesizeStage } from "./synthesize";
 import { properties, render, resources } from "./templates";
 

@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
-import { createDb, type Database } from "@archive/core/db";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "@archive/core/embeddedPostgres";
-import { migrateToLatest } from "@archive/core/migrate";
+import type { Database } from "@archive/core/exposures/imagesTable";
+import { createDb } from "@archive/core/platform/postgres";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "@archive/local/embeddedPostgres";
+import { migrateToLatest } from "@archive/core/platform/migrate";
 
 // Call useTestDatabase() at a test file's top level: each FILE gets a fresh database, migrated to the latest schema
 // (a new database on TEST_DATABASE_URL's server, dropped afterwards; without it, in-memory PGlite behind a socket).

@@ -1,6 +1,6 @@
 import { gzipSync } from "node:zlib";
-import compressjs from "compressjs";
-import type { FitsValue } from "@archive/core/fitsHeader";
+import { bzip2 as compressBzip2 } from "@archive/cli/bzip2";
+import type { FitsValue } from "@archive/core/fits/header";
 
 /** Builders of FITS bytes (plain, bz2, gz, fz) for tests and benchmarks. Every card is 80 characters. */
 
@@ -50,9 +50,9 @@ export function imageCards(pixels: number, extra: readonly CardSpec[] = []): Car
   ];
 }
 
-/** bzip2 compression in pure JavaScript (block size level 1–9: 100k–900k). */
+/** bzip2 compression by libbzip2 in WebAssembly, no binary needed (block size level 1–9: 100k–900k). */
 export function bzip2(bytes: Uint8Array, level = 9): Uint8Array {
-  return Uint8Array.from(compressjs.Bzip2.compressFile(bytes, undefined, level));
+  return new Uint8Array(compressBzip2(bytes, level));
 }
 
 export function gzip(bytes: Uint8Array): Uint8Array {

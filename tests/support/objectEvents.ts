@@ -1,5 +1,6 @@
 import type { Context, S3Event, S3EventRecord, SQSEvent, SQSRecord } from "aws-lambda";
-import { putObject as writeObject } from "@archive/core/s3Objects";
+import type { AwsContext } from "@archive/core/platform/context";
+import { putObject as writeObject } from "@archive/core/platform/s3";
 import { encodeS3EventKey } from "@archive/local/s3Server";
 import s3Fixture from "../fixtures/events/s3-object-created.json";
 import sqsFixture from "../fixtures/events/sqs-s3-notification.json";
@@ -22,16 +23,17 @@ export function nextSequencer(): string {
   return (BigInt(Date.now()) * 1_000_000n + sequence).toString(16).toUpperCase();
 }
 
+/** Writes an object to the context's bucket and describes it as its S3 event would. */
 export async function putObject(
-  bucket: string,
+  ctx: Pick<AwsContext, "s3" | "config">,
   key: string,
   body: Buffer | string,
   options: { eventTime?: Date; contentType?: string } = {},
 ): Promise<StoredObject> {
   const bytes = typeof body === "string" ? Buffer.from(body) : body;
-  const eTag = await writeObject(bucket, key, bytes, options.contentType ?? "application/octet-stream");
+  const eTag = await writeObject(ctx, key, bytes, options.contentType ?? "application/octet-stream");
   return {
-    bucket,
+    bucket: ctx.config.BUCKET_NAME,
     key,
     size: bytes.length,
     eTag,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "@archive/core/errors";
+import { InvalidInputError } from "@archive/core/platform/errors";
 import {
   decodeS3EventKey,
   fileFlagColumn,
@@ -11,7 +11,7 @@ import {
   parseObjectKey,
   siblingKey,
   thumbnailKey,
-} from "@archive/core/fileName";
+} from "@archive/core/names/fileName";
 
 /** Runs fn and returns the InvalidInputError it throws (failing the test if it throws anything else or nothing). */
 function rejection(fn: () => unknown): InvalidInputError {

@@ -1,13 +1,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "@archive/core/errors";
-import {
-  headerFromObject,
-  headerToJson,
-  parseHeaderText,
-  readFitsHeader,
-  type FitsHeader,
-} from "@archive/core/fitsHeader";
+import { InvalidInputError } from "@archive/core/platform/errors";
+import { parseHeaderText } from "@archive/core/fits/cards";
+import { readFitsHeader } from "@archive/core/fits/hdus";
+import type { FitsHeader } from "@archive/core/fits/header";
+import { headerFromObject, headerToJson } from "@archive/core/fits/headerJson";
 import {
   buildFits,
   buildFitsFz,

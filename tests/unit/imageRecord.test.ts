@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseHeaderText, type FitsHeader, type FitsValue } from "@archive/core/fitsHeader";
-import { imageFieldsFromHeader, imageFieldsFromJson, parseUtc, sexagesimal } from "@archive/core/imageRecord";
+import { parseHeaderText } from "@archive/core/fits/cards";
+import type { FitsHeader, FitsValue } from "@archive/core/fits/header";
+import { imageFieldsFromHeader, imageFieldsFromJson, parseUtc, sexagesimal } from "@archive/core/exposures/imageRecord";
 import { buildFitsHeader } from "../support/fits";
 
 function headerOf(cards: Record<string, FitsValue>): FitsHeader {

@@ -1,8 +1,10 @@
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { parseHeaderText, readFitsHeader, type FitsHeader } from "@archive/core/fitsHeader";
-import type { Compression } from "@archive/core/fileName";
+import { parseHeaderText } from "@archive/core/fits/cards";
+import { readFitsHeader } from "@archive/core/fits/hdus";
+import type { FitsHeader } from "@archive/core/fits/header";
+import type { Compression } from "@archive/core/names/fileName";
 
 /** `archive header <file>`: the archive's own header reader on a local file, chosen by the file's extension. */
 export async function readHeaderFile(path: string): Promise<FitsHeader> {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ArchiveError } from "@archive/core/errors";
+import { ArchiveError } from "@archive/core/platform/errors";
 import { DEFAULT_API, headerJson, uploadDemo, uploadFiles } from "./commands";
 import type { UploadDirectory } from "./upload";
 

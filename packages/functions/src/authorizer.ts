@@ -1,8 +1,9 @@
 import middy from "@middy/core";
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from "aws-lambda";
-import { authorizerContextOf } from "@archive/core/httpApi";
-import { logger } from "@archive/core/logger";
-import { bearerToken, identifyCaller } from "@archive/core/siteTokens";
+import { bearerToken, identifyCaller } from "@archive/core/api/siteTokens";
+import { configFromEnvironment } from "@archive/core/platform/config";
+import { createAwsContext, type AwsContext } from "@archive/core/platform/context";
+import { authorizerContextOf } from "./lib/http";
 
 type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<Record<string, string | boolean>>;
 
@@ -10,8 +11,10 @@ type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<Record<strin
  * HTTP API Lambda authorizer (simple responses). It names the caller, {site} or {anonymous: true}, and lets the
  * upload route refuse the rest, so refusals are our 401/403 JSON and not API Gateway's bare 403.
  */
-export const handler = middy<APIGatewayRequestAuthorizerEventV2, AuthorizerResult>().handler(async (event) => {
-  const caller = await identifyCaller(bearerToken(event.headers?.authorization));
-  logger.info("caller identified", { request_id: event.requestContext.requestId, caller: caller.kind });
-  return { isAuthorized: true, context: authorizerContextOf(caller) };
-});
+export const createHandler = (ctx: AwsContext) =>
+  middy<APIGatewayRequestAuthorizerEventV2, AuthorizerResult>().handler(async (event) => {
+    const caller = await identifyCaller(ctx, bearerToken(event.headers?.authorization));
+    ctx.log.info("caller identified", { request_id: event.requestContext.requestId, caller: caller.kind });
+    return { isAuthorized: true, context: authorizerContextOf(caller) };
+  });
+export const handler = createHandler(createAwsContext(configFromEnvironment()));

@@ -1,14 +1,19 @@
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
-import { awsClients, resetAwsClients } from "@archive/core/aws";
-import { resetConfig } from "@archive/core/config";
-import { closeDatabase, database } from "@archive/core/db";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "@archive/core/embeddedPostgres";
-import { logger } from "@archive/core/logger";
-import { migrateToLatest } from "@archive/core/migrate";
-import { tables, type TableName } from "@archive/core/tables";
+import { downloadRoutes } from "@archive/core/api/downloadRoutes";
+import { readRoutes } from "@archive/core/api/readRoutes";
+import { uploadRoutes } from "@archive/core/api/uploadRoutes";
+import { INGEST_ROUTES } from "@archive/core/deliveries/pipelines";
+import { sweepDueExpirations } from "@archive/core/expirations/expirations";
+import { createArchiveContext } from "@archive/core/platform/archiveContext";
+import { parseConfig, type ArchiveEnvironment } from "@archive/core/platform/config";
+import { closeClients } from "@archive/core/platform/context";
+import { migrateToLatest } from "@archive/core/platform/migrate";
+import { tables, type TableName } from "@archive/core/platform/tables";
 import { createDispatcher, type Dispatcher, type QueueStats } from "./dispatcher";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embeddedPostgres";
+import { logger } from "./log";
 import { startFunctionPool } from "./functionPool";
 import { startDynamoServer, type LocalDynamoServer } from "./dynamoServer";
 import { createLocalHttpServer } from "./httpServer";
@@ -37,6 +42,10 @@ export interface LocalArchiveOptions {
   retryDelayMs?: number;
   /** Execution environments (child processes) the ingest handlers run in, each one invocation at a time. */
   functionConcurrency?: number;
+  /** Whether uploads without a site token are accepted (default true: a laptop has no tokens yet). */
+  allowAnonymousUploads?: boolean;
+  /** The handlers' log level (default: Powertools' own, from POWERTOOLS_LOG_LEVEL). */
+  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
 }
 
 export interface LocalArchiveHealth {
@@ -47,7 +56,7 @@ export interface LocalArchiveHealth {
   dynamodb: { endpoint: string; region: string; tables: Record<TableName, string> };
   database: "embedded" | "postgres";
   stateDir: string;
-  anonymousUploads: true;
+  anonymousUploads: boolean;
   queues: QueueStats[];
   deadLetters: number;
 }
@@ -71,22 +80,32 @@ const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const DATASTREAM_QUEUE = "datastreamIncomingQueue-local";
 const DEFAULT_FUNCTION_CONCURRENCY = 4;
 
-/** The configuration (config.ts names) the handlers read; set before any of them is imported. */
-function archiveEnvironment(s3: LocalS3Server, dynamo: LocalDynamoServer, sqs: LocalSqsServer, databaseUrl: string): Record<string, string> {
+/** The archive's configuration as the variables a stack would set on its functions (config.ts names). */
+function archiveEnvironment(
+  s3: LocalS3Server,
+  dynamo: LocalDynamoServer,
+  sqs: LocalSqsServer,
+  databaseUrl: string,
+  options: LocalArchiveOptions,
+): ArchiveEnvironment & Record<string, string> {
   const tableVariables = Object.fromEntries(
     (Object.keys(tables) as TableName[]).map((name) => [tables[name].configKey, dynamo.tableNames[name]]),
   );
   return {
     STAGE: "local",
     AWS_REGION: REGION,
+    // The SDK's own credential chain reads these in the function environments.
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    // CloudWatch metrics (EMF lines on stdout) mean nothing on a laptop.
+    POWERTOOLS_METRICS_DISABLED: "true",
+    ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
     BUCKET_NAME: s3.bucket,
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: "4",
     ...tableVariables,
     DATASTREAM_QUEUE_URL: sqs.queueUrl(DATASTREAM_QUEUE),
-    ALLOW_ANONYMOUS_UPLOADS: "true",
+    ALLOW_ANONYMOUS_UPLOADS: String(options.allowAnonymousUploads ?? true),
     S3_ENDPOINT: s3.endpoint,
     S3_PUBLIC_ENDPOINT: s3.endpoint,
     DYNAMODB_ENDPOINT: dynamo.endpoint,
@@ -116,11 +135,9 @@ async function closeAll(steps: { name: string; close: () => Promise<unknown> }[]
 }
 
 /** The ingest functions, by the names the stacks give them; each environment imports them as a Lambda cold start does. */
-const INGEST_FUNCTIONS = {
-  ingestData: "@archive/functions/ingestData",
-  ingestInfoImages: "@archive/functions/ingestInfoImages",
-  ingestAllsky: "@archive/functions/ingestAllsky",
-};
+const INGEST_FUNCTIONS = Object.fromEntries(
+  INGEST_ROUTES.map((route) => [route.functionName, `@archive/functions/${route.functionName}`]),
+);
 
 export async function startLocalArchive(options: LocalArchiveOptions): Promise<LocalArchive> {
   const stateDir = resolve(options.stateDir);
@@ -146,37 +163,28 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     const databaseUrl = options.databaseUrl ?? postgres?.url;
     if (databaseUrl === undefined) throw new Error("no database URL");
 
-    Object.assign(process.env, archiveEnvironment(s3, dynamo, sqs, databaseUrl));
-    resetConfig();
-    resetAwsClients();
-    await closeDatabase();
-    started.push({ name: "database pool", close: () => closeDatabase() });
-    started.push({
-      name: "AWS clients",
-      close: async () => {
-        const clients = awsClients();
-        for (const client of [clients.s3, clients.s3Public, clients.dynamo, clients.sqs]) client.destroy();
-        resetAwsClients();
-        resetConfig();
-      },
-    });
-    await migrateToLatest(database());
+    const environment = archiveEnvironment(s3, dynamo, sqs, databaseUrl, options);
+    const config = parseConfig(environment);
+    // The in-process part (API, TTL sweep) runs the same core with the same configuration as the function environments.
+    const ctx = createArchiveContext(config, { credentials: CREDENTIALS });
+    started.push({ name: "database pool", close: () => ctx.db.destroy() });
+    started.push({ name: "AWS clients", close: async () => closeClients(ctx) });
+    await migrateToLatest(ctx.db, ctx.log);
     const functionConcurrency = options.functionConcurrency ?? DEFAULT_FUNCTION_CONCURRENCY;
-    // Started after the environment is set: the handlers read it when imported.
-    const functions = await startFunctionPool({ functions: INGEST_FUNCTIONS, size: functionConcurrency });
+    const functions = await startFunctionPool({ functions: INGEST_FUNCTIONS, size: functionConcurrency, environment });
     started.push({ name: "function environments", close: () => functions.close() });
-    const { sweepDueExpirations } = await import("@archive/core/expirations");
 
     const dispatcher = createDispatcher({
       region: REGION,
       retryDelayMs: options.retryDelayMs ?? 1000,
       // Each queue may fill every environment; the pool holds the excess until one is free.
       concurrency: functionConcurrency,
-      queues: [
-        { name: "data-ingest-local", prefix: "data/", functionName: "ingestData", handler: functions.handler("ingestData") },
-        { name: "info-images-ingest-local", prefix: "info-images/", functionName: "ingestInfoImages", handler: functions.handler("ingestInfoImages") },
-        { name: "allsky-ingest-local", prefix: "allsky/", functionName: "ingestAllsky", handler: functions.handler("ingestAllsky") },
-      ],
+      queues: INGEST_ROUTES.map((route) => ({
+        name: `${route.directory}-ingest-local`,
+        prefix: route.prefix,
+        functionName: route.functionName,
+        handler: functions.handler(route.functionName),
+      })),
     });
     started.push({ name: "dispatcher", close: () => dispatcher.stop() });
     const unsubscribe = s3.onNotification((notification) => {
@@ -199,9 +207,9 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     } });
 
     const ttl = startTtlEmulation({
-      dynamo: awsClients().dynamo,
+      dynamo: ctx.dynamo,
       tableNames: dynamo.tableNames,
-      sweepExpirations: (now) => sweepDueExpirations(now),
+      sweepExpirations: (now) => sweepDueExpirations(ctx, now),
       intervalMs: options.ttlIntervalMs ?? 5000,
     });
     started.push({ name: "TTL emulation", close: () => ttl.stop() });
@@ -215,11 +223,17 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       dynamodb: { endpoint: dynamo.endpoint, region: REGION, tables: dynamo.tableNames },
       database: embedded ? "embedded" : "postgres",
       stateDir,
-      anonymousUploads: true,
+      anonymousUploads: config.ALLOW_ANONYMOUS_UPLOADS,
       queues: dispatcher.stats(),
       deadLetters: dispatcher.deadLetters().length,
     });
-    const http = createLocalHttpServer({ health, deadLetters: () => dispatcher.deadLetters(), stream });
+    const http = createLocalHttpServer({
+      ctx,
+      routes: { ...readRoutes, ...uploadRoutes, ...downloadRoutes },
+      health,
+      deadLetters: () => dispatcher.deadLetters(),
+      stream,
+    });
     await listen(http, ports.api);
     started.push({
       name: "HTTP server",

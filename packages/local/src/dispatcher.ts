@@ -1,6 +1,6 @@
 import type { Context, S3EventRecord, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { z } from "zod";
-import { logger } from "@archive/core/logger";
+import { logger } from "./log";
 import { lambdaContext, newMessage, sqsRecord, type QueuedMessage } from "./lambdaEvents";
 
 /**

@@ -6,7 +6,7 @@ import {
   type CreateTableCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
-import { tables, type TableDefinition, type TableName } from "@archive/core/tables";
+import { tables, type TableDefinition, type TableName } from "@archive/core/platform/tables";
 
 export type TableNames = Record<TableName, string>;
 

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { z } from "zod";
-import { logger } from "@archive/core/logger";
+import { logger } from "./log";
 import type { SqsHandler } from "./dispatcher";
 
 /**
@@ -16,6 +16,8 @@ export interface FunctionPoolOptions {
   functions: Record<string, string>;
   /** Execution environments (the functions' total concurrency). */
   size: number;
+  /** The functions' environment variables, as a stack sets them on a Lambda function. */
+  environment: Record<string, string>;
 }
 
 export interface FunctionPool {
@@ -118,6 +120,7 @@ export async function startFunctionPool(options: FunctionPoolOptions): Promise<F
   const spawn = (): Environment => {
     const child = fork(runtimeEntry, [JSON.stringify(options.functions)], {
       execArgv: ["--import", tsxLoader],
+      env: { ...process.env, ...options.environment },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const environment = new Environment(child, (gone, afterStart) => {

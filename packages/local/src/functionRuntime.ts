@@ -1,6 +1,4 @@
 import { z } from "zod";
-import { closeDatabase } from "@archive/core/db";
-import { logger } from "@archive/core/logger";
 import type { SqsHandler } from "./dispatcher";
 import { lambdaContext } from "./lambdaEvents";
 import { invocationSchema, type RuntimeReply } from "./functionPool";
@@ -17,13 +15,10 @@ function send(reply: RuntimeReply): void {
   process.send?.(reply);
 }
 
-// Ctrl-C reaches the whole process group; the parent finishes running invocations and then closes this process.
+// Ctrl-C reaches the whole process group; the parent finishes running invocations and then closes this process,
+// whose exit closes the handlers' connections as a Lambda environment's end does.
 process.on("SIGINT", () => undefined);
-process.on("disconnect", () => {
-  closeDatabase()
-    .catch((error: unknown) => logger.error("could not close the database pool", { error: String(error) }))
-    .finally(() => process.exit(0));
-});
+process.on("disconnect", () => process.exit(0));
 
 const functions = functionsSchema.parse(JSON.parse(process.argv[2] ?? "{}"));
 const handlers = new Map<string, SqsHandler>();

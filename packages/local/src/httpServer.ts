@@ -2,8 +2,10 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
-import { errorResponse, handleApiRequest, type ApiRequest } from "@archive/core/httpApi";
-import { logger } from "@archive/core/logger";
+import { errorResponse, handleApiRequest, type ApiRequest, type RouteHandlers } from "@archive/core/api/handleRequest";
+import { CORS_POLICY } from "@archive/core/api/routes";
+import type { ArchiveContext } from "@archive/core/platform/context";
+import { logger } from "./log";
 import type { NoticeStream } from "./noticeStream";
 
 /**
@@ -11,12 +13,21 @@ import type { NoticeStream } from "./noticeStream";
  * deployed), `/health`, `/dlq`, the dashboard's static files, and WebSocket upgrades for `/stream`.
  */
 export interface LocalHttpOptions {
+  ctx: ArchiveContext;
+  /** Every API route's handler: the local server serves what the API functions serve together. */
+  routes: RouteHandlers<ArchiveContext>;
   health(): unknown;
   deadLetters(): unknown;
   stream: NoticeStream;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** What API Gateway adds from the stack's CORS configuration; the local archive allows any origin. */
+const CORS_HEADERS: Readonly<Record<string, string>> = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers": CORS_POLICY.allowHeaders.join(", ").toLowerCase(),
+  "access-control-allow-methods": [...CORS_POLICY.allowMethods, "OPTIONS"].join(", "),
+};
 const dashboardDirectory = fileURLToPath(new URL("./dashboard/", import.meta.url));
 const DASHBOARD_FILES: Readonly<Record<string, { file: string; type: string }>> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
@@ -61,6 +72,11 @@ async function answer(request: IncomingMessage, response: ServerResponse, option
     response.end(await readFile(`${dashboardDirectory}${asset.file}`));
     return;
   }
+  if (method === "OPTIONS") {
+    response.writeHead(204, { ...CORS_HEADERS, "access-control-max-age": String(CORS_POLICY.maxAgeSeconds) });
+    response.end();
+    return;
+  }
   const requestId = randomUUID();
   let body: string;
   try {
@@ -78,8 +94,11 @@ async function answer(request: IncomingMessage, response: ServerResponse, option
     body: body === "" ? undefined : body,
     requestId,
   };
-  const reply = await handleApiRequest(apiRequest).catch((error: unknown) => errorResponse(error, requestId));
-  response.writeHead(reply.status, reply.headers);
+  const { ctx } = options;
+  const reply = await handleApiRequest(ctx, options.routes, apiRequest).catch((error: unknown) =>
+    errorResponse(ctx, error, requestId),
+  );
+  response.writeHead(reply.status, { ...reply.headers, ...CORS_HEADERS });
   response.end(reply.body);
 }
 

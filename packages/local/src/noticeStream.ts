@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { z } from "zod";
-import { logger } from "@archive/core/logger";
+import { logger } from "./log";
 
 /**
  * The datastreamer stand-in's outward half: every notice the handlers send to the datastream queue goes, in its

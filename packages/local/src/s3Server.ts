@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
 import { z } from "zod";
-import { logger } from "@archive/core/logger";
+import { logger } from "./log";
 
 /** s3rver's notification, reshaped as real S3 sends it: keys URL-encoded ('+' for a space). */
 export interface LocalS3Notification {

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { z } from "zod";
-import { logger } from "@archive/core/logger";
+import { logger } from "./log";
 import { listeningPort } from "./dynamoServer";
 
 /**

@@ -1,6 +1,6 @@
 import { DeleteCommand, ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { logger } from "@archive/core/logger";
-import { tables, type TableDefinition, type TableName } from "@archive/core/tables";
+import { logger } from "./log";
+import { tables, type TableDefinition, type TableName } from "@archive/core/platform/tables";
 
 /**
  * DynamoDB's TTL, which dynalite lacks: every few seconds the expiration tracker's due entries go through the same

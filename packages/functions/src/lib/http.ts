@@ -6,30 +6,93 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from "aws-lambda";
-import { errorResponse, handleApiRequest, requestFromGateway, type ApiResponse } from "@archive/core/httpApi";
-import { logger } from "@archive/core/logger";
+import { z } from "zod";
+import { errorResponse, handleApiRequest, type ApiRequest, type ApiResponse, type RouteHandlers } from "@archive/core/api/handleRequest";
+import type { UploadCaller } from "@archive/core/api/siteTokens";
+import type { AwsContext } from "@archive/core/platform/context";
+import { ArchiveError } from "@archive/core/platform/errors";
 
 /**
- * The one middy stack of the HTTP API: the event becomes an ApiRequest, the core routes it, and anything that escapes
- * (a malformed event) goes through the same error mapping, so a caller never sees a message of a 500.
+ * The HTTP API's transport: API Gateway (HTTP API, payload 2.0) events in, structured results out, and the Lambda
+ * authorizer's context. CORS is API Gateway's (configured once, in the stack, from core's CORS_POLICY); routing,
+ * validation and the error mapping are core's.
  */
-/** A payload 2.0 event; routes behind the Lambda authorizer carry its context, the read routes none. */
 export type HttpApiEvent = APIGatewayProxyEventV2WithRequestContext<
   APIGatewayEventRequestContextV2 & { authorizer?: { lambda: Record<string, unknown> } }
 >;
+
+/** Authorizer context as API Gateway passes it on: `{site}` for a site's token, `{anonymous: true}`, or a reason. */
+const authorizerContextSchema = z.object({
+  site: z.string().min(1).optional(),
+  anonymous: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).optional(),
+  reason: z.string().optional(),
+});
+
+/** The context an authorizer returns for a caller (values are strings and booleans, as API Gateway requires). */
+export function authorizerContextOf(caller: UploadCaller): Record<string, string | boolean> {
+  if (caller.kind === "site") return { site: caller.site };
+  if (caller.kind === "anonymous") return { anonymous: true };
+  return { reason: caller.reason };
+}
+
+/** The caller an authorizer's context describes; malformed or empty context is nobody, never anybody. */
+export function callerFromAuthorizerContext(context: unknown): UploadCaller {
+  const parsed = authorizerContextSchema.safeParse(context);
+  if (!parsed.success) return { kind: "unauthenticated", reason: "the authorizer gave no usable identity" };
+  if (parsed.data.site) return { kind: "site", site: parsed.data.site };
+  if (parsed.data.anonymous === true) return { kind: "anonymous" };
+  return { kind: "unauthenticated", reason: parsed.data.reason ?? "a valid site token is required" };
+}
+
+/** The parts of an HTTP API event the API reads; validated, not cast. */
+const gatewayEventSchema = z.object({
+  rawPath: z.string(),
+  queryStringParameters: z.record(z.string()).optional(),
+  headers: z.record(z.string()).optional(),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean().default(false),
+  requestContext: z.object({
+    requestId: z.string().optional(),
+    http: z.object({ method: z.string() }),
+    authorizer: z.object({ lambda: z.unknown() }).optional(),
+  }),
+});
+
+/** An API Gateway HTTP API event as an ApiRequest; the caller is set only when an authorizer ran. */
+export function requestFromGateway(event: unknown, fallbackRequestId: string): ApiRequest {
+  const parsed = gatewayEventSchema.safeParse(event);
+  // API Gateway builds the event, so a malformed one is a fault of the deployment, never the caller's.
+  if (!parsed.success) throw new ArchiveError(`not an HTTP API event: ${parsed.error.message}`, "invalid_event", false, 500);
+  const { rawPath, queryStringParameters, headers, body, isBase64Encoded, requestContext } = parsed.data;
+  const lowerCaseHeaders = Object.fromEntries(Object.entries(headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
+  return {
+    method: requestContext.http.method,
+    path: rawPath,
+    query: queryStringParameters ?? {},
+    headers: lowerCaseHeaders,
+    body: body !== undefined && isBase64Encoded ? Buffer.from(body, "base64").toString("utf8") : body,
+    ...(requestContext.authorizer ? { caller: callerFromAuthorizerContext(requestContext.authorizer.lambda) } : {}),
+    requestId: requestContext.requestId ?? fallbackRequestId,
+  };
+}
 
 function toResult(response: ApiResponse): APIGatewayProxyStructuredResultV2 {
   return { statusCode: response.status, headers: response.headers, body: response.body };
 }
 
-export function httpApiHandler() {
+/**
+ * The one middy stack of the HTTP API functions: the event becomes an ApiRequest, core routes it to this function's
+ * handlers, and anything that escapes (a malformed event) goes through the same error mapping, so a caller never sees
+ * the message of a 500.
+ */
+export function httpApiHandler<C extends AwsContext>(ctx: C, routes: RouteHandlers<C>) {
   return middy<HttpApiEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
     // Every log line of the request carries its request id, the id a 500's body names.
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(injectLambdaContext(ctx.log, { resetKeys: true }))
     .use({
       onError: (request) => {
-        request.response = toResult(errorResponse(request.error, request.context.awsRequestId));
+        request.response = toResult(errorResponse(ctx, request.error, request.context.awsRequestId));
       },
     })
-    .handler(async (event, context) => toResult(await handleApiRequest(requestFromGateway(event, context.awsRequestId))));
+    .handler(async (event, context) => toResult(await handleApiRequest(ctx, routes, requestFromGateway(event, context.awsRequestId))));
 }

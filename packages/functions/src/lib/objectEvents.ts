@@ -1,46 +1,45 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { isRetryable } from "@archive/core/errors";
-import { logger, metrics } from "@archive/core/logger";
-import { isS3Notification, objectRefsFromEvent, objectRefsFromMessageBody, type ObjectRef } from "@archive/core/s3Events";
+import { ingestObject, type ObjectPipeline } from "@archive/core/deliveries/ingest";
+import { isS3Notification, objectRefsFromEvent, objectRefsFromMessageBody, type ObjectRef } from "@archive/core/deliveries/s3Events";
+import type { AwsContext } from "@archive/core/platform/context";
+import { isRetryable } from "@archive/core/platform/errors";
+import { describeError, MetricUnit } from "@archive/core/platform/logger";
 
 /**
  * The one adapter for S3 object notifications, from SQS batches (partial batch response: a failed record is retried
  * alone, then dead-lettered) or straight from S3. Bad input is logged, counted and acknowledged; any other failure
  * fails its record.
  */
-export type ObjectHandler = (ref: ObjectRef) => Promise<unknown>;
-
-const describe = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-
-async function handleRefs(refs: ObjectRef[], handleObject: ObjectHandler): Promise<void> {
+async function handleRefs<C extends AwsContext>(ctx: C, refs: ObjectRef[], pipeline: ObjectPipeline<C>): Promise<void> {
+  const { log: logger, metrics } = ctx;
   for (const ref of refs) {
     try {
-      await handleObject(ref);
+      await ingestObject(ctx, pipeline, ref);
       metrics.addMetric("ObjectsProcessed", MetricUnit.Count, 1);
     } catch (error) {
       if (isRetryable(error)) {
         metrics.addMetric("ObjectsFailed", MetricUnit.Count, 1);
-        logger.error("object failed; its record will be retried", { key: ref.key, error: describe(error) });
+        logger.error("object failed; its record will be retried", { key: ref.key, error: describeError(error) });
         throw error;
       }
       metrics.addMetric("ObjectsRejected", MetricUnit.Count, 1);
-      logger.warn("object rejected and acknowledged", { key: ref.key, error: describe(error) });
+      logger.warn("object rejected and acknowledged", { key: ref.key, error: describeError(error) });
     }
   }
 }
 
-function parseRefs(read: () => ObjectRef[]): ObjectRef[] {
+function parseRefs(ctx: AwsContext, read: () => ObjectRef[]): ObjectRef[] {
+  const { log: logger, metrics } = ctx;
   try {
     return read();
   } catch (error) {
     if (isRetryable(error)) throw error;
     metrics.addMetric("RecordsRejected", MetricUnit.Count, 1);
-    logger.warn("not an S3 notification; acknowledged", { error: describe(error) });
+    logger.warn("not an S3 notification; acknowledged", { error: describeError(error) });
     return [];
   }
 }
@@ -49,13 +48,15 @@ function isSqsEvent(event: SQSEvent | S3Event): event is SQSEvent {
   return !isS3Notification(event);
 }
 
-export function objectEventHandler(handleObject: ObjectHandler) {
+/** The handler of one ingest function: its context and its prefix's pipeline, bound once per process. */
+export function objectEventHandler<C extends AwsContext>(ctx: C, pipeline: ObjectPipeline<C>) {
+  const { log: logger, metrics } = ctx;
   const processor = new BatchProcessor(EventType.SQS);
   const recordHandler = async (record: SQSRecord): Promise<void> => {
     logger.appendKeys({ message_id: record.messageId });
     try {
       if (Number(record.attributes.ApproximateReceiveCount) > 1) metrics.addMetric("RecordsRetried", MetricUnit.Count, 1);
-      await handleRefs(parseRefs(() => objectRefsFromMessageBody(record.body)), handleObject);
+      await handleRefs(ctx, parseRefs(ctx, () => objectRefsFromMessageBody(record.body)), pipeline);
     } finally {
       logger.removeKeys(["message_id"]);
     }
@@ -64,7 +65,7 @@ export function objectEventHandler(handleObject: ObjectHandler) {
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .handler(async (event: SQSEvent | S3Event, context: Context) => {
-      if (!isSqsEvent(event)) return handleRefs(parseRefs(() => objectRefsFromEvent(event)), handleObject);
+      if (!isSqsEvent(event)) return handleRefs(ctx, parseRefs(ctx, () => objectRefsFromEvent(event)), pipeline);
       // Records run one at a time: the logger's per-record keys stay right, and Lambda concurrency gives the scale.
       return processPartialResponse(event, recordHandler, processor, {
         context,

@@ -1,0 +1,84 @@
+import type { AwsContext } from "../platform/context";
+import { ArchiveError, InvalidInputError, NotFoundError } from "../platform/errors";
+import type { UploadCaller } from "./siteTokens";
+import { decodePathParameter } from "./requests";
+import { matchRoute, routeKey, type RouteKey } from "./routes";
+
+/**
+ * The HTTP API without its transport: a request in, a JSON response out, routed by the one route table and mapped
+ * from errors by the one error mapping. The Lambda adapter and the local server translate their events to and from
+ * these shapes; CORS is theirs too.
+ */
+export interface ApiRequest {
+  method: string;
+  /** The raw (still percent-encoded) path, e.g. "/image/sro-kb001ms-20220629-00010442". */
+  path: string;
+  query: Record<string, string | undefined>;
+  /** Header names in lower case, as API Gateway and Node deliver them. */
+  headers: Record<string, string | undefined>;
+  body: string | undefined;
+  /** Who the authorizer in front of the API found; absent, the upload route identifies the caller itself. */
+  caller?: UploadCaller;
+  requestId: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type RouteHandler<C> = (ctx: C, params: Record<string, string>, request: ApiRequest) => Promise<unknown>;
+/** The handlers a function (or the local server) serves, by route key; a route without one is not served here. */
+export type RouteHandlers<C> = Partial<Record<RouteKey, RouteHandler<C>>>;
+
+function jsonResponse(status: number, value: unknown): ApiResponse {
+  return { status, headers: { "content-type": "application/json" }, body: JSON.stringify(value) };
+}
+
+/**
+ * The one error-to-HTTP mapping: an error with status < 500 is shown to the caller (code, message, field);
+ * anything else is logged in full and answered with a generic 500 carrying the request id.
+ */
+export function errorResponse(ctx: Pick<AwsContext, "log">, error: unknown, requestId: string): ApiResponse {
+  if (error instanceof ArchiveError && error.status < 500) {
+    ctx.log.info("request refused", { request_id: requestId, status: error.status, code: error.code, message: error.message });
+    return jsonResponse(error.status, {
+      error: error.code,
+      message: error.message,
+      ...(error instanceof InvalidInputError ? { field: error.field } : {}),
+    });
+  }
+  ctx.log.error("request failed", { request_id: requestId, error: error instanceof Error ? error : String(error) });
+  return jsonResponse(500, { error: "internal", request_id: requestId });
+}
+
+/** Routes one request and always answers: results as JSON, errors through `errorResponse`. */
+export async function handleApiRequest<C extends AwsContext>(
+  ctx: C,
+  handlers: RouteHandlers<C>,
+  request: ApiRequest,
+): Promise<ApiResponse> {
+  try {
+    const matched = matchRoute(request.method, request.path);
+    if (matched === undefined) throw new NotFoundError(`no route ${request.method} ${request.path}`);
+    if (matched === "method_not_allowed") {
+      throw new ArchiveError(`${request.method} is not allowed on ${request.path}`, "method_not_allowed", false, 405);
+    }
+    const handler = handlers[routeKey(matched.route)];
+    if (handler === undefined) throw new NotFoundError(`no route ${request.method} ${request.path} in this function`);
+    const params = Object.fromEntries(
+      Object.entries(matched.rawParams).map(([name, raw]) => [name, decodePathParameter(raw, name)]),
+    );
+    return jsonResponse(200, await handler(ctx, params, request));
+  } catch (error) {
+    return errorResponse(ctx, error, request.requestId);
+  }
+}
+
+/** A route parameter the route table promises; its absence is a fault of the table, reported as bad input. */
+export function param(params: Record<string, string>, name: string): string {
+  const value = params[name];
+  if (value === undefined) throw new InvalidInputError(`${name} is required`, name);
+  return value;
+}

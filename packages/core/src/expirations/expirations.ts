@@ -1,0 +1,126 @@
+import { DeleteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { removeAllskyImage } from "../allsky/allskyImages";
+import { removeImage } from "../exposures/imageStore";
+import { removeInfoImage } from "../infoImages/infoChannels";
+import { objectKeyPrefix, parseObjectKey, type ArchiveDirectory } from "../names/fileName";
+import type { ArchiveContext, AwsContext } from "../platform/context";
+import { dynamoCall, epochSeconds } from "../platform/dynamo";
+import { ArchiveError, InvalidInputError } from "../platform/errors";
+import { describeError } from "../platform/logger";
+import { deleteObject, listKeys } from "../platform/s3";
+import { tables, TTL_ATTRIBUTE } from "../platform/tables";
+import { DUE_PARTITION, expirationEntrySchema, type ExpirationEntry } from "./expirationTracker";
+
+/**
+ * Expiring an exposure: its record (row, channel or allsky item) and its objects. DynamoDB's TTL deletions of tracker
+ * entries stream to expireData, and a sweep every minute expires what is due (TTL may lag by days); both call
+ * expireEntry, which may run any number of times for one entry.
+ */
+
+/** The exposure's objects: exactly those whose key parses to this base filename (never a neighbour's). */
+async function objectsOf(ctx: AwsContext, directory: ArchiveDirectory, baseFilename: string): Promise<string[]> {
+  const keys = await listKeys(ctx, objectKeyPrefix(directory, baseFilename));
+  return keys.filter((key) => {
+    try {
+      return parseObjectKey(key).baseFilename === baseFilename;
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      ctx.log.warn("an object under an expiring exposure's prefix is not one of its files; it is kept", { key });
+      return false;
+    }
+  });
+}
+
+/** Deletes one exposure: its database record first, then its objects. Safe to repeat. */
+export async function expireEntry(ctx: ArchiveContext, entry: ExpirationEntry): Promise<{ objectsDeleted: number }> {
+  const base = entry.base_filename;
+  if (entry.s3_directory === "data") await removeImage(ctx.db, base);
+  else if (entry.s3_directory === "info-images") await removeInfoImage(ctx, entry.site, base);
+  else await removeAllskyImage(ctx, entry.site, base);
+  const keys = await objectsOf(ctx, entry.s3_directory, base);
+  for (const key of keys) await deleteObject(ctx, key);
+  ctx.log.info("expired an exposure", { s3_directory: entry.s3_directory, base_filename: base, objects_deleted: keys.length });
+  return { objectsDeleted: keys.length };
+}
+
+/** The entry in a DynamoDB stream record's old image (attribute-value JSON); bad input when it is not one. */
+const streamImageSchema = z.object({
+  expiration_key: z.object({ S: z.string() }),
+  s3_directory: z.object({ S: z.string() }),
+  base_filename: z.object({ S: z.string() }),
+  site: z.object({ S: z.string() }),
+  [TTL_ATTRIBUTE]: z.object({ N: z.string() }),
+});
+
+export function expirationEntryFromStreamImage(image: unknown): ExpirationEntry {
+  const parsed = streamImageSchema.safeParse(image);
+  const entry =
+    parsed.success &&
+    expirationEntrySchema.safeParse({
+      expiration_key: parsed.data.expiration_key.S,
+      s3_directory: parsed.data.s3_directory.S,
+      base_filename: parsed.data.base_filename.S,
+      site: parsed.data.site.S,
+      expires_at: Number(parsed.data[TTL_ATTRIBUTE].N),
+    });
+  if (!entry || !entry.success) {
+    throw new InvalidInputError("the stream record's old image is not an expiration entry", "OldImage");
+  }
+  return entry.data;
+}
+
+export interface SweepResult {
+  expired: number;
+  failed: number;
+}
+
+/** Expires every entry due at `now` and deletes it; an entry that fails stays for the next sweep. */
+export async function sweepDueExpirations(ctx: ArchiveContext, now: Date): Promise<SweepResult> {
+  const result: SweepResult = { expired: 0, failed: 0 };
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamoCall("find due expirations", () =>
+      ctx.dynamo.send(
+        new QueryCommand({
+          TableName: ctx.tables.expirations,
+          IndexName: tables.expirations.globalIndexes[0].indexName,
+          KeyConditionExpression: "due_partition = :due AND expires_at <= :now",
+          ExpressionAttributeValues: { ":due": DUE_PARTITION, ":now": epochSeconds(now) },
+          ExclusiveStartKey: startKey,
+        }),
+      ),
+    );
+    for (const item of page.Items ?? []) {
+      const parsed = expirationEntrySchema.safeParse(item);
+      if (!parsed.success) {
+        result.failed++;
+        ctx.log.error("an expiration entry of an unexpected shape is left in place", { item, issues: parsed.error.issues });
+        continue;
+      }
+      try {
+        await expireEntry(ctx, parsed.data);
+        await deleteEntry(ctx, parsed.data);
+        result.expired++;
+      } catch (error) {
+        result.failed++;
+        ctx.log.error("cannot expire an exposure; the next sweep tries again", {
+          base_filename: parsed.data.base_filename,
+          s3_directory: parsed.data.s3_directory,
+          retryable: error instanceof ArchiveError ? error.retryable : true,
+          error: describeError(error),
+        });
+      }
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return result;
+}
+
+async function deleteEntry(ctx: Pick<AwsContext, "dynamo" | "tables">, entry: ExpirationEntry): Promise<void> {
+  await dynamoCall("delete an expiration entry", () =>
+    ctx.dynamo.send(
+      new DeleteCommand({ TableName: ctx.tables.expirations, Key: { expiration_key: entry.expiration_key } }),
+    ),
+  );
+}

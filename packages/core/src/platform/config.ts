@@ -1,0 +1,86 @@
+import { z } from "zod";
+import { RETENTION } from "../deliveries/retention";
+
+/**
+ * Every setting the archive reads from its environment, validated once per process by the entry point (a Lambda
+ * handler module, the local archive, a script) and then passed on in the ArchiveContext. `configFromEnvironment` is
+ * the one reader of process.env; everything else takes the parsed config.
+ */
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", ""])
+  .transform((value) => value === "true" || value === "1");
+
+const optionalUrl = z.string().url().optional();
+
+export const configSchema = z.object({
+  STAGE: z.string().min(1).default("local"),
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+
+  BUCKET_NAME: z.string().min(1),
+
+  /** Postgres: a URL (local, tests) or a Secrets Manager secret holding host/port/username/password/dbname (AWS). */
+  DATABASE_URL: z.string().min(1).optional(),
+  DATABASE_SECRET_ARN: z.string().min(1).optional(),
+  /** Connections per process; Lambda keeps this at 1 so concurrency caps the total. */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(1),
+
+  UPLOAD_LOG_TABLE: z.string().min(1).default("recent-uploads-log"),
+  EXPIRATION_TABLE: z.string().min(1).default("data-expiration-tracker"),
+  INFO_IMAGES_TABLE: z.string().min(1).default("info-images"),
+  ALLSKY_TABLE: z.string().min(1).default("allsky-images"),
+  OBJECT_DELIVERIES_TABLE: z.string().min(1).default("object-deliveries"),
+  SITE_TOKENS_TABLE: z.string().min(1).default("site-tokens"),
+
+  /** The datastreamer's queue (datastreamIncomingQueue-<stage>). */
+  DATASTREAM_QUEUE_URL: z.string().url(),
+
+  THUMBNAIL_HEIGHT: z.coerce.number().int().min(8).max(2048).default(128),
+  UPLOAD_LOG_TTL_HOURS: z.coerce.number().positive().default(RETENTION.uploadLogHours),
+  INFO_IMAGE_TTL_HOURS: z.coerce.number().positive().default(RETENTION.infoImageHours),
+  ALLSKY_RETENTION_DAYS: z.coerce.number().positive().default(RETENTION.allskyDays),
+
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
+  UPLOAD_URL_EXPIRES_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+  DOWNLOAD_URL_EXPIRES_SECONDS: z.coerce.number().int().min(10).max(604800).default(3600),
+  ALLOW_ANONYMOUS_UPLOADS: booleanFlag.default("false"),
+
+  /** Structured logs and metrics: the service they are filed under. */
+  POWERTOOLS_SERVICE_NAME: z.string().min(1).default("data-archive"),
+  POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).default("DataArchive"),
+  /** The log level; unset, Powertools' own default (POWERTOOLS_LOG_LEVEL, else INFO) applies. */
+  LOG_LEVEL: z.enum(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "SILENT", "CRITICAL"]).optional(),
+
+  /** Only set locally and in tests: S3-, DynamoDB- and SQS-compatible endpoints on this machine. */
+  S3_ENDPOINT: optionalUrl,
+  /** The endpoint presigned URLs are made for, when clients reach S3 by another address than the functions do. */
+  S3_PUBLIC_ENDPOINT: optionalUrl,
+  DYNAMODB_ENDPOINT: optionalUrl,
+  SQS_ENDPOINT: optionalUrl,
+});
+
+export type ArchiveConfig = z.infer<typeof configSchema>;
+/** The configuration as variables (strings), as stacks and the local archive write it for the functions they run. */
+export type ArchiveEnvironment = { [K in keyof ArchiveConfig]?: string };
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Parses an environment; the error names every missing or bad variable and why. */
+export function parseConfig(env: Record<string, string | undefined>): ArchiveConfig {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid archive configuration: ${problems.join("; ")}`);
+  }
+  const config = result.data;
+  if (!config.DATABASE_URL && !config.DATABASE_SECRET_ARN) {
+    throw new ConfigError("invalid archive configuration: DATABASE_URL or DATABASE_SECRET_ARN must be set");
+  }
+  return config;
+}
+
+/** This process's configuration: the one place process.env is read. */
+export function configFromEnvironment(): ArchiveConfig {
+  return parseConfig(process.env);
+}

@@ -1,0 +1,73 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Kysely } from "kysely";
+import type { Database } from "../exposures/imagesTable";
+import type { ArchiveConfig } from "./config";
+import { createLogger, createMetrics, type Logger, type Metrics } from "./logger";
+import { stageTableNames, type StageTableNames } from "./tables";
+
+/**
+ * What every core function that does I/O is given as its first argument: the configuration, the stage's table names,
+ * the SDK clients, a clock, the logger and the metrics sink. Built once per process by its entry point (a Lambda
+ * handler module, the local archive, a test) and passed down; nothing in core reaches for a global.
+ * AwsContext is the part without Postgres, so functions that never query it bundle neither pg nor kysely.
+ */
+export interface AwsContext {
+  config: ArchiveConfig;
+  tables: StageTableNames;
+  s3: S3Client;
+  /** Presigned URLs are signed for the address clients use, which locally may differ from the functions' one. */
+  s3Public: S3Client;
+  dynamo: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  /** Now; tests and the local archive's TTL emulation may move it. */
+  clock: () => Date;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export interface ArchiveContext extends AwsContext {
+  db: Kysely<Database>;
+}
+
+export type ContextOverrides = Partial<Pick<AwsContext, "clock" | "log" | "metrics">> & {
+  /** Fixed credentials for local emulators (tests, the local archive); otherwise the SDK's default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+};
+
+export function createAwsContext(config: ArchiveConfig, overrides: ContextOverrides = {}): AwsContext {
+  const region = config.AWS_REGION;
+  const common = { region, ...(overrides.credentials ? { credentials: overrides.credentials } : {}) };
+  const s3 = new S3Client({
+    ...common,
+    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT, forcePathStyle: true } : {}),
+  });
+  const publicEndpoint = config.S3_PUBLIC_ENDPOINT ?? config.S3_ENDPOINT;
+  const s3Public =
+    publicEndpoint === config.S3_ENDPOINT
+      ? s3
+      : new S3Client({ ...common, ...(publicEndpoint ? { endpoint: publicEndpoint, forcePathStyle: true } : {}) });
+  const dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...common, ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}) }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+  const sqs = new SQSClient({ ...common, ...(config.SQS_ENDPOINT ? { endpoint: config.SQS_ENDPOINT } : {}) });
+  return {
+    config,
+    tables: stageTableNames(config),
+    s3,
+    s3Public,
+    dynamo,
+    sqs,
+    clock: overrides.clock ?? (() => new Date()),
+    log: overrides.log ?? createLogger(config),
+    metrics: overrides.metrics ?? createMetrics(config),
+  };
+}
+
+/** Releases the context's SDK clients; a database pool is closed by whoever created it (`db.destroy()`). */
+export function closeClients(ctx: AwsContext): void {
+  for (const client of new Set([ctx.s3, ctx.s3Public, ctx.dynamo, ctx.sqs])) client.destroy();
+}
