@@ -4,7 +4,7 @@ import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pipeline } from "node:stream/promises";
-import { bzip2 } from "@archive/cli/bzip2";
+import { bzip2 } from "@archive/core/platform/bzip2";
 import { ensureCacheDir, loadHeaderText } from "./inputs";
 
 /**

@@ -5,8 +5,14 @@ import { alarmOnFunction } from "./alarms";
 import { Database } from "./Database";
 import { archiveFunction } from "./functions";
 import { Monitoring } from "./Monitoring";
+import { sharpLayer } from "./sharpLayer";
 import { tableActions, tableStatement } from "./permissions";
 import { Storage } from "./Storage";
+
+/** HTTP APIs give an integration at most 30 s. */
+const API_GATEWAY_TIMEOUT_SECONDS = 30;
+/** A full frame decoded as float64 is ~490 MB; conversions hold it, its scaled copy and the encoded output. */
+const DOWNLOAD_MEMORY_MB = 3008;
 
 /** The HTTP API sites and the frontend call: presigned uploads (site token required) and the read endpoints. */
 export function Api({ stack }: StackContext) {
@@ -36,8 +42,8 @@ export function Api({ stack }: StackContext) {
     connects: true,
     retainLogs,
     statements: [
-      // A presigned POST carries the signer's rights: only new objects under the three ingest prefixes.
-      new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("data/", "info-images/", "allsky/") }),
+      // A presigned POST carries the signer's rights: only new objects under the ingest prefixes and test/.
+      new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("data/", "info-images/", "allsky/", "test/") }),
       tableStatement(tableActions.write, tables.infoImages),
     ],
   });
@@ -57,22 +63,32 @@ export function Api({ stack }: StackContext) {
     ],
   });
 
+  // Conversions (a 9576×6388 frame to FITS or a bzip2'd TIFF) and zips run here, never in the read functions: memory
+  // for the decoded frame and its copies (see the bench), and the most time API Gateway waits for an answer.
   const apiDownload = archiveFunction(stack, "ApiDownload", {
     handler: "apiDownload",
-    memorySize: 256,
-    timeoutSeconds: 10,
+    memorySize: DOWNLOAD_MEMORY_MB,
+    timeoutSeconds: API_GATEWAY_TIMEOUT_SECONDS - 1,
     environment,
     database,
-    connects: false,
+    connects: true,
+    // TIFFs are written by sharp.
+    sharp: sharpLayer(stack),
     retainLogs,
+    // The bzip2 compressor's WebAssembly, found next to the bundle as in node_modules.
+    copyFiles: ["package.json", "bzip2-1.0.8/bzip2.wasm"].map((file) => ({
+      from: `node_modules/bzip2-wasm/${file}`,
+      to: `node_modules/bzip2-wasm/${file}`,
+    })),
     statements: [
-      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/", "allsky/") }),
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/", "allsky/", "test/", "downloads/") }),
+      new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("downloads/") }),
       // S3 answers a missing key with 404 (not 403) only to a caller that may list the bucket.
       new PolicyStatement({ actions: ["s3:ListBucket"], resources: [bucket.bucketArn] }),
     ],
   });
 
-  for (const fn of [apiUpload, apiReads]) fn.node.addDependency(migrations);
+  for (const fn of [apiUpload, apiReads, apiDownload]) fn.node.addDependency(migrations);
   const functions: Record<ApiFunctionName, Function> = { apiUpload, apiReads, apiDownload };
 
   const api = new HttpApi(stack, "Api", {

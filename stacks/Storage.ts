@@ -54,6 +54,8 @@ function archiveBucket({ stack }: StackContext, config: StageConfig, removalPoli
       // A safety net behind the expiration tracker: no info image outlives its channel's lifetime by more than a day.
       { id: "info-images-expire", prefix: "info-images/", expiration: Duration.days(Math.ceil(config.infoImageTtlHours / 24)) },
       { id: "downloads-expire", prefix: "downloads/", expiration: Duration.days(RETENTION.downloadsDays) },
+      // Sites' test uploads are stored only; nothing reads them after a few days.
+      { id: "test-expire", prefix: "test/", expiration: Duration.days(RETENTION.testUploadsDays) },
       { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
     ],
   });

@@ -27,6 +27,8 @@ export interface ArchiveFunctionProps {
   connects: boolean;
   sharp?: ILayerVersion;
   retainLogs: boolean;
+  /** Files copied into the bundle beside the code (paths from the repository root). */
+  copyFiles?: { from: string; to: string }[];
 }
 
 export const FUNCTIONS_DIR = "packages/functions/src";
@@ -62,6 +64,7 @@ export function archiveFunction(stack: Stack, id: string, props: ArchiveFunction
       minify: true,
     },
     layers: props.sharp ? [props.sharp] : [],
+    ...(props.copyFiles ? { copyFiles: props.copyFiles } : {}),
     ...(network ? { vpc: network.vpc, vpcSubnets: network.subnets, securityGroups: [network.securityGroup] } : {}),
   });
   fn.attachPermissions(props.statements);

@@ -78,7 +78,7 @@ export async function invoke(
 
 /** Reads an object back the way a browser would: through a presigned GET. */
 export async function readObject(ctx: AwsContext, key: string): Promise<Buffer> {
-  const response = await fetch(await presignDownload(ctx, key));
+  const response = await fetch(await presignDownload(ctx, key, "download"));
   if (response.status !== 200) throw new Error(`GET ${key} answered ${response.status}`);
   return Buffer.from(await response.arrayBuffer());
 }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { handleApiRequest } from "@archive/core/api/handleRequest";
 import { hashToken, issueToken, listTokens, revokeToken } from "@archive/core/api/siteTokens";
 import { uploadRoutes } from "@archive/core/api/uploadRoutes";
-import { findImage } from "@archive/core/exposures/imageStore";
+import { findImage } from "@archive/core/exposures/imageQueries";
 import type { ArchiveContext } from "@archive/core/platform/context";
 import { createHandler as createUploadHandler } from "@archive/functions/apiUpload";
 import { createHandler as createAuthorizerHandler } from "@archive/functions/authorizer";
@@ -55,6 +55,14 @@ async function postUpload(
 
 async function siteToken(site: string): Promise<string> {
   return `Bearer ${(await issueToken(services.ctx, site, services.ctx.clock())).token}`;
+}
+
+/** Posts the file to a presigned POST as a site script does; the bucket's answer status. */
+async function postFile({ url, fields }: z.infer<typeof presignedPostSchema>, name: string, file: Buffer): Promise<number> {
+  const form = new FormData();
+  for (const [field, value] of Object.entries(fields)) form.append(field, value);
+  form.append("file", new Blob([file]), name);
+  return (await fetch(url, { method: "POST", body: form })).status;
 }
 
 describe("POST /upload", () => {
@@ -160,7 +168,80 @@ describe("POST /upload", () => {
       jpg_medium_exists: false,
     });
     expect(row?.capture_date?.toISOString()).toBe("2024-03-12T03:04:05.250Z");
-    expect(JSON.parse(row?.header ?? "{}")).toMatchObject({ FILTER: "ha", EXPTIME: 30 });
+    // The contract: `header` holds every value as a string, as the card would write it.
+    expect(JSON.parse(row?.header ?? "{}")).toMatchObject({ FILTER: "ha", EXPTIME: "30" });
+  });
+});
+
+describe("upload names as the replaced service accepted them", () => {
+  it("stores an upload to test/ as named, and nothing reads it", async () => {
+    // Prepare
+    const site = uniqueSite();
+    const base = uniqueBase(site);
+    const objectName = `${base}-EX10.jpg`;
+    const file = Buffer.from("a test upload");
+
+    // Act
+    const reply = await postUpload({ object_name: objectName, s3_directory: "test" }, await siteToken(site));
+    const presigned = presignedPostSchema.parse(reply.body);
+    const posted = await postFile(presigned, objectName, file);
+
+    // Assess
+    expect(reply.status).toBe(200);
+    expect(presigned.fields.key).toBe(`test/${objectName}`);
+    expect(posted).toBe(204);
+    expect(await readObject(services.ctx, `test/${objectName}`)).toEqual(file);
+    expect(await findImage(services.ctx.db, base)).toBeUndefined();
+  });
+
+  it("keeps a mixed-case name exactly as named in the key it signs", async () => {
+    // Prepare
+    const site = uniqueSite().toUpperCase();
+    const objectName = `${uniqueBase(site).replace("kb001ms", "Kb001MS")}-Ex10.JPG`;
+    const file = Buffer.from("a medium jpg named in upper case");
+
+    // Act
+    const reply = await postUpload({ object_name: objectName, s3_directory: "data" }, await siteToken(site));
+    const presigned = presignedPostSchema.parse(reply.body);
+    const posted = await postFile(presigned, objectName, file);
+
+    // Assess
+    expect(reply.status).toBe(200);
+    expect(presigned.fields.key).toBe(`data/${objectName}`);
+    expect(posted).toBe(204);
+    expect(await readObject(services.ctx, `data/${objectName}`)).toEqual(file);
+  });
+
+  it.each(["png", "csv", "json", "tar.gz"])("signs an upload of an extension the archive only stores (.%s)", async (extension) => {
+    // Prepare
+    const site = uniqueSite();
+    const objectName = `${uniqueBase(site)}-EX10.${extension}`;
+
+    // Act
+    const reply = await postUpload({ object_name: objectName }, await siteToken(site));
+
+    // Assess
+    expect(reply.status).toBe(200);
+    expect(presignedPostSchema.parse(reply.body).fields.key).toBe(`data/${objectName}`);
+  });
+
+  it("records the info channel of a mixed-case info image under its site as named", async () => {
+    // Prepare
+    const site = uniqueSite().toUpperCase();
+    const base = uniqueBase(site);
+
+    // Act
+    const reply = await postUpload(
+      { object_name: `${base}-EX10.Jpg`, s3_directory: "info-images", info_channel: 3 },
+      await siteToken(site),
+    );
+
+    // Assess
+    expect(reply.status).toBe(200);
+    const metadata = await services.ctx.dynamo.send(
+      new GetCommand({ TableName: services.dynamo.tableNames.infoImages, Key: { pk: `${site}#metadata` } }),
+    );
+    expect(metadata.Item?.channel3).toBe(base);
   });
 });
 
@@ -266,6 +347,13 @@ describe("upload request validation", () => {
     ["a 10 kB name", `${base}-EX10.jpg${"x".repeat(10 * 1024)}`],
     ["a unicode name", `sro-kb001ms-20220629-0001044２-EX10.jpg`],
     ["a name with a NUL byte", `${base}-EX10.jpg\u0000.txt`],
+    ["a name with a bell character", `${base}-EX10\u0007.jpg`],
+    ["a name with an empty extension part", `${base}-EX10.fits..bz2`],
+    ["a name with a space", `${base}-EX10.j pg`],
+    ["a name with a percent escape", `${base}-EX10.jpg%00`],
+    ["a well-formed name over 128 characters", `sro-${"k".repeat(100)}-20220629-00010442-EX10.jpg`],
+    ["a name without an extension", `${base}-EX10`],
+    ["a name whose extension starts with a digit", `${base}-EX10.7z`],
     ["an empty name", ""],
     ["a number", 12345],
     ["a name that is not an archive file name", "photo.jpg"],
@@ -285,7 +373,25 @@ describe("upload request validation", () => {
   });
 
   it.each([
+    [`../${base}-EX10.jpg`, 'must not contain a path separator'],
+    [`${base}-EX10.jpg\u0000`, "must be printable ASCII"],
+    [`${base}-EX10.fits..bz2`, 'must not contain ".."'],
+    [`sro-kb001ms-20220631-00010442-EX10.jpg`, "date 20220631 is not a calendar date"],
+    [`sro-kb001ms-20220629-00010442-EX10.7z`, 'extension "7z"'],
+  ])("says why %s is refused", async (objectName, reason) => {
+    const reply = await postUpload({ object_name: objectName }, await siteToken("sro"));
+
+    expect(reply.status).toBe(400);
+    const body = errorBodySchema.parse(reply.body);
+    expect(body.field).toBe("object_name");
+    expect(body.message).toContain("object_name");
+    expect(body.message).toContain(reason);
+  });
+
+  it.each([
     ["s3_directory", { object_name: `${base}-EX10.jpg`, s3_directory: "../data" }],
+    ["s3_directory", { object_name: `${base}-EX10.jpg`, s3_directory: "downloads" }],
+    ["header", { object_name: `${base}-EX10.jpg`, s3_directory: "test", header: { EXPTIME: 30 } }],
     ["info_channel", { object_name: `${base}-EX10.jpg`, s3_directory: "info-images", info_channel: 4 }],
     ["object_name", { s3_directory: "data" }],
     ["header.EXPTIME", { object_name: `${base}-EX10.jpg`, header: { EXPTIME: { nested: true } } }],

@@ -2,7 +2,8 @@ import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBStreamEvent } from "aws-lambda";
 import { beforeAll, describe, expect, test } from "vitest";
 import { expireEntry, sweepDueExpirations } from "@archive/core/expirations/expirations";
-import { findImage, recordFile } from "@archive/core/exposures/imageStore";
+import { recordFile } from "@archive/core/exposures/imageStore";
+import { findImage } from "@archive/core/exposures/imageQueries";
 import { assignChannel, infoImage, recordInfoFile } from "@archive/core/infoImages/infoChannels";
 import { parseObjectKey } from "@archive/core/names/fileName";
 import { listKeys } from "@archive/core/platform/s3";
@@ -55,7 +56,7 @@ describe("expirations", () => {
     const neighbour = "tst-kb001msx-20220629-00050001";
     await storeExposure(base);
     const neighbourKeys = await storeExposure(neighbour, ["EP10.jpg"]);
-    const stray = `data/${base}-EP10.jpg.orig`;
+    const stray = `data/${base}-EP10.jpg~`;
     await putObject(services.ctx, stray, "not one of the exposure's files");
 
     // Act

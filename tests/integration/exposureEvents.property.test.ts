@@ -25,7 +25,7 @@ const EVENTS: readonly ExposureEvent[] = ["EX01.txt", "EX10.jpg", "EX11.jpg", "E
 
 const captured = new Date("2022-06-29T05:06:07.250Z");
 const fields: ImageHeaderFields = {
-  right_ascension: 17.76,
+  right_ascension: 266.4,
   declination: -29.01,
   altitude: 42.5,
   azimuth: 190.25,
@@ -36,16 +36,35 @@ const fields: ImageHeaderFields = {
   username: "Henrietta Leavitt",
   capture_date: captured,
   sort_date: captured,
-  header: JSON.stringify({ FILTER: "ha", EXPTIME: 300, "DATE-OBS": "2022-06-29T05:06:07.250" }),
+  header: '{"FILTER": "ha", "EXPTIME": "300", "DATE-OBS": "2022-06-29T05:06:07.250", "END": ""}',
+  header_json: JSON.stringify({ FILTER: "ha", EXPTIME: 300, "DATE-OBS": "2022-06-29T05:06:07.250" }),
+};
+
+/** Each file's own arrival: the S3 event time, which differs between the files of an exposure. */
+const arrivals: Readonly<Record<ExposureEvent, Date>> = {
+  "EX01.txt": new Date("2022-06-29T05:12:00.000Z"),
+  "EX10.jpg": new Date("2022-06-29T05:11:00.000Z"),
+  "EX11.jpg": new Date("2022-06-29T05:11:30.000Z"),
+  "EX10.fits.bz2": new Date("2022-06-29T05:13:00.000Z"),
+  "EX01.fits.bz2": new Date("2022-06-29T05:14:00.000Z"),
 };
 
 let counter = 0;
 
 /** What ingestion does for each file of an exposure: the txt and fits files carry the header, every file its flag. */
-async function apply(db: Kysely<Database>, base: string, event: ExposureEvent): Promise<void> {
+async function apply(db: Kysely<Database>, base: string, event: ExposureEvent, withHeaders = true): Promise<void> {
   const file = parseFileName(`${base}-${event}`);
-  if (file.extension !== "jpg") await recordHeader(db, file, fields);
-  await recordFile(db, file);
+  if (withHeaders && file.extension !== "jpg") await recordHeader(db, file, fields, arrivals[event]);
+  await recordFile(db, file, arrivals[event]);
+}
+
+/** Applies a plan, each lane's events in order on its own connection, the lanes concurrently. */
+async function deliver(base: string, plan: readonly { event: ExposureEvent; lane: number }[], withHeaders = true): Promise<void> {
+  await Promise.all(
+    connections.map(async (connection, lane) => {
+      for (const { event } of plan.filter((delivery) => delivery.lane === lane)) await apply(connection, base, event, withHeaders);
+    }),
+  );
 }
 
 /** Every event at least once, some repeated, in any order, each handed to one of the connections. */
@@ -68,15 +87,9 @@ describe("an exposure's events over concurrent connections", () => {
         // Prepare
         counter += 1;
         const base = `prp-kb001ms-20220629-${String(counter).padStart(8, "0")}`;
-        const lanes = connections.map((_, lane) => plan.filter((delivery) => delivery.lane === lane));
 
         // Act
-        await Promise.all(
-          lanes.map(async (deliveriesOfLane, lane) => {
-            const db = connections[lane] ?? database.db;
-            for (const { event } of deliveriesOfLane) await apply(db, base, event);
-          }),
-        );
+        await deliver(base, plan);
 
         // Assess
         const rows = await database.db
@@ -91,15 +104,44 @@ describe("an exposure's events over concurrent connections", () => {
           site: "prp",
           data_type: "EX",
           ...fields,
+          header_json: { FILTER: "ha", EXPTIME: 300, "DATE-OBS": "2022-06-29T05:06:07.250" },
           fits_01_exists: true,
           fits_10_exists: true,
           jpg_medium_exists: true,
           jpg_medium_reduction: "10",
           jpg_small_exists: true,
-          header_json: { FILTER: "ha", EXPTIME: 300, "DATE-OBS": "2022-06-29T05:06:07.250" },
         });
       }),
       { numRuns: 60 },
+    );
+  });
+
+  test("files without a header, in any order and interleaving, date the row by the earliest arrival", async () => {
+    await fc.assert(
+      fc.asyncProperty(deliveries, async (plan) => {
+        // Prepare
+        counter += 1;
+        const base = `prp-kb001ms-20220629-${String(counter).padStart(8, "0")}`;
+
+        // Act
+        await deliver(base, plan, false);
+
+        // Assess
+        const rows = await database.db.selectFrom("images").selectAll().where("base_filename", "=", base).execute();
+        expect(rows).toEqual([
+          expect.objectContaining({
+            capture_date: arrivals["EX10.jpg"],
+            sort_date: arrivals["EX10.jpg"],
+            header: null,
+            header_json: null,
+            fits_01_exists: true,
+            fits_10_exists: true,
+            jpg_medium_exists: true,
+            jpg_small_exists: true,
+          }),
+        ]);
+      }),
+      { numRuns: 40 },
     );
   });
 });

@@ -6,7 +6,7 @@ import { claimNotice, NOTICE_LEASE_MS } from "@archive/core/deliveries/notices";
 import { recordDelivery } from "@archive/core/deliveries/objectDeliveries";
 import { normalizeSequencer, type ObjectRef } from "@archive/core/deliveries/s3Events";
 import { recentUploads } from "@archive/core/deliveries/uploadLog";
-import { findImage } from "@archive/core/exposures/imageStore";
+import { findImage } from "@archive/core/exposures/imageQueries";
 import { getObjectBytes, listKeys } from "@archive/core/platform/s3";
 import { createHandler } from "@archive/functions/ingestData";
 import { useTestDatabase } from "../support/database";
@@ -126,7 +126,7 @@ describe("data/ ingestion", () => {
         jpg_medium_exists: true,
         jpg_small_exists: true,
       });
-      expect(row?.header).toContain(`"ORIGNAME":"${base}"`);
+      expect(row?.header).toContain(`"ORIGNAME": "${base}"`);
       const rows = await database.db.selectFrom("images").select("image_id").where("base_filename", "=", base).execute();
       expect(rows).toHaveLength(1);
     }
@@ -148,7 +148,7 @@ describe("data/ ingestion", () => {
     expect(response.batchItemFailures).toEqual([]);
     const row = await findImage(database.db, base);
     expect(row).toMatchObject({ fits_01_exists: true, filter_used: "PL", exposure_time: 30 });
-    expect(row?.header).toContain(`"ORIGNAME":"${base}"`);
+    expect(row?.header).toContain(`"ORIGNAME": "${base}"`);
   });
 
   test("a medium jpg gets a 128 px high thumbnail with its aspect kept, whose own event marks jpg_small_exists", async () => {
@@ -326,8 +326,8 @@ describe("data/ ingestion", () => {
     // Assess
     expect(response.batchItemFailures).toEqual([]);
     const now = new Date();
-    expect((await recentUploads(services.ctx, "lsc", now)).map((entry) => entry.filename)).toContain("lsc-camera1-notadate-EX10.jpg");
-    expect((await recentUploads(services.ctx, "unknown", now)).map((entry) => entry.filename)).toContain("Weird_Name.jpg");
+    expect((await recentUploads(services.ctx, "lsc", now)).map((entry) => entry.filename)).toContain("data/lsc-camera1-notadate-EX10.jpg");
+    expect((await recentUploads(services.ctx, "unknown", now)).map((entry) => entry.filename)).toContain("data/Weird_Name.jpg");
   });
 
   test("the upload log keeps two uploads of the same second", async () => {
@@ -344,9 +344,9 @@ describe("data/ ingestion", () => {
     // Assess
     const entries = await recentUploads(services.ctx, "ogg", new Date("2099-01-01T01:00:00Z"), 10);
     expect(entries.map((entry) => [entry.filename, entry.upload_timestamp_s, entry.s3_directory]).sort()).toEqual([
-      [`${base}-EX00.txt`, 4070908800, "data"],
-      [`${base}-EX10.fits`, 4070908800, "data"],
-      [`${base}-EX10.fits`, 4070908800, "data"],
+      [`data/${base}-EX00.txt`, 4070908800, "data"],
+      [`data/${base}-EX10.fits`, 4070908800, "data"],
+      [`data/${base}-EX10.fits`, 4070908800, "data"],
     ]);
   });
 

@@ -1,15 +1,22 @@
+import { readFileSync } from "node:fs";
 import { sql } from "kysely";
 import { describe, expect, test } from "vitest";
+import { parseHeaderText } from "@archive/core/fits/cards";
+import { headerAsWritten, headerFromObject, headerToJson } from "@archive/core/fits/headerJson";
 import { MigrationError, migrateTo, migrateToLatest, migrations } from "@archive/core/platform/migrate";
+import * as contractRows from "@archive/core/platform/migrations/2025_03_01_0000_contract_rows";
 import { useTestDatabase } from "../support/database";
+import { createProductionImagesTable } from "../support/replacedService";
 
 const database = useTestDatabase({ migrate: false });
 const unmigratable = useTestDatabase({ migrate: false });
+const shared = useTestDatabase({ migrate: false });
 
-const headerA = JSON.stringify({ FILTER: "ha", EXPTIME: 90 });
-const headerA2 = JSON.stringify({ FILTER: "ha", EXPTIME: 91 });
-const headerB = JSON.stringify({ FILTER: "r", EXPTIME: 10 });
-const headerB2 = JSON.stringify({ FILTER: "g", EXPTIME: 11 });
+// The old service's header column: Python's json.dumps of the card values as strings.
+const headerA = '{"FILTER": "ha", "EXPTIME": "90"}';
+const headerA2 = '{"FILTER": "ha", "EXPTIME": "91"}';
+const headerB = '{"FILTER": "r", "EXPTIME": "10"}';
+const headerB2 = '{"FILTER": "g", "EXPTIME": "11"}';
 
 describe("migrating the production images table", () => {
   test("duplicate base filenames merge into the lowest image_id with unioned flags and a kept header", async () => {
@@ -62,7 +69,7 @@ describe("migrating the production images table", () => {
       fits_10_exists: true,
       jpg_small_exists: true,
       fits_01_exists: false,
-      header_json: { FILTER: "ha", EXPTIME: 90 },
+      header_json: { FILTER: "ha", EXPTIME: "90" },
     });
     expect(rows[1]).toMatchObject({
       image_id: ids[3],
@@ -124,5 +131,126 @@ describe("migrating the production images table", () => {
       SELECT column_name FROM information_schema.columns WHERE table_name = 'images' AND column_name = 'exposure_time'
     `.execute(unmigratable.db);
     expect(columns.rows).toEqual([]);
+  });
+});
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
+
+interface LegacyRow {
+  base_filename: string;
+  header: string | null;
+  right_ascension: number | null;
+  capture_date?: Date | null;
+}
+
+async function insertLegacy(row: LegacyRow): Promise<void> {
+  const date = row.capture_date === undefined ? new Date("2023-05-01T02:03:04Z") : row.capture_date;
+  await sql`
+    INSERT INTO images (base_filename, site, data_type, header, right_ascension, capture_date, sort_date)
+    VALUES (${row.base_filename}, 'sro', 'EX', ${row.header}, ${row.right_ascension}, ${date}, ${date})
+  `.execute(shared.db);
+}
+
+async function rowsByName(): Promise<Record<string, Record<string, unknown>>> {
+  const rows = await shared.db.selectFrom("images").selectAll().orderBy("image_id").execute();
+  return Object.fromEntries(rows.map((row) => [row.base_filename, row]));
+}
+
+describe("migrating to rows as the contract says (2025_03_01)", () => {
+  const typedFixture = JSON.parse(headerToJson(parseHeaderText(fixture("header_108_cards.txt")))) as Record<string, unknown>;
+  const rows = {
+    // this archive before: typed JSON.stringify header, right ascension in hours
+    oursFromCrval1: { base_filename: "sro-kb001ms-20230501-00000001", header: JSON.stringify(typedFixture), right_ascension: 201.165058 / 15 },
+    oursFromRahrs: { base_filename: "sro-kb001ms-20230501-00000002", header: '{"SIMPLE":true,"RAHRS":5.5}', right_ascension: 5.5 },
+    oursAllStrings: { base_filename: "sro-kb001ms-20230501-00000003", header: '{"FILTER":"r"}', right_ascension: null },
+    // the old service: json.dumps of strings from a .txt (degrees since 2023-03-08, hours before), typed from a FITS file
+    oldFromTxt: {
+      base_filename: "sro-kb001ms-20230501-00000004",
+      header: fixture("header_108_cards.ptr_data.json").toString("utf8"),
+      right_ascension: 201.165058,
+    },
+    oldBefore2023: {
+      base_filename: "sro-kb001ms-20220101-00000005",
+      header: '{"SIMPLE": "T", "RAHRS": "5.5", "END": ""}',
+      right_ascension: 5.5,
+      capture_date: new Date("2022-01-01T03:00:00Z"),
+    },
+    oldFromFits: { base_filename: "sro-kb001ms-20230501-00000006", header: '{"SIMPLE": true, "CRVAL1": 150.0}', right_ascension: 150 },
+    notJson: { base_filename: "sro-kb001ms-20230501-00000007", header: "{not json", right_ascension: 3 },
+    // a jpg before its header, written by this archive before: no dates
+    undated: { base_filename: "sro-kb001ms-20230502-00000008", header: null, right_ascension: null, capture_date: null },
+    undatedBadName: { base_filename: "sro-kb001ms-20231302-00000009", header: null, right_ascension: null, capture_date: null },
+  } satisfies Record<string, LegacyRow>;
+
+  test("this archive's rows get degrees, string headers and their typed header_json; the old service's are left alone", async () => {
+    // Prepare: production's table, migrated to the previous version, holding rows of both writers
+    await createProductionImagesTable(shared.db);
+    await migrateTo(shared.db, "2025_02_01_0000_jpg_medium_reduction");
+    for (const row of Object.values(rows)) await insertLegacy(row);
+    const before = await rowsByName();
+
+    // Act
+    const applied = await migrateToLatest(shared.db);
+
+    // Assess
+    expect(applied).toContain("2025_03_01_0000_contract_rows");
+    const after = await rowsByName();
+    const fromCrval1 = after[rows.oursFromCrval1.base_filename];
+    expect(fromCrval1?.right_ascension).toBeCloseTo(201.165058, 9);
+    expect(fromCrval1?.header_json).toEqual(typedFixture);
+    // the same strings this archive now writes for a header it only has typed (the SQL and TypeScript rules agree)
+    expect(JSON.parse(String(fromCrval1?.header))).toEqual(JSON.parse(headerAsWritten(headerFromObject(typedFixture))));
+    expect(JSON.parse(String(fromCrval1?.header))).toMatchObject({ SIMPLE: "T", EXPTIME: "30", HISTORY: "at field applied from masterflat_Ha", END: "" });
+    expect(after[rows.oursFromRahrs.base_filename]).toMatchObject({
+      right_ascension: 82.5,
+      header: '{"END": "", "RAHRS": "5.5", "SIMPLE": "T"}',
+      header_json: { SIMPLE: true, RAHRS: 5.5 },
+    });
+    for (const untouched of [rows.oursAllStrings, rows.oldFromTxt, rows.oldBefore2023, rows.oldFromFits, rows.notJson]) {
+      expect(after[untouched.base_filename]).toEqual(before[untouched.base_filename]);
+    }
+  });
+
+  test("rows without dates get the night in their name, or the epoch when the name has none", async () => {
+    // Prepare
+    await migrateToLatest(shared.db);
+
+    // Act
+    const after = await rowsByName();
+
+    // Assess
+    expect(after[rows.undated.base_filename]).toMatchObject({
+      capture_date: new Date("2023-05-02T00:00:00Z"),
+      sort_date: new Date("2023-05-02T00:00:00Z"),
+    });
+    expect(after[rows.undatedBadName.base_filename]).toMatchObject({
+      capture_date: new Date("1970-01-01T00:00:00Z"),
+      sort_date: new Date("1970-01-01T00:00:00Z"),
+    });
+  });
+
+  test("running the migration again changes nothing", async () => {
+    // Prepare
+    await migrateToLatest(shared.db);
+    const once = await rowsByName();
+
+    // Act
+    await contractRows.up(shared.db);
+
+    // Assess
+    expect(await rowsByName()).toEqual(once);
+  });
+
+  test("after it, the old service's inserts and header updates still get header_json, and the flags stay nullable", async () => {
+    // Prepare
+    await migrateToLatest(shared.db);
+    const base = "sro-kb001ms-20230503-00000010";
+
+    // Act: the old service's jpg row, then its header
+    await sql`INSERT INTO images (base_filename, site, data_type, jpg_medium_exists) VALUES (${base}, 'sro', 'EX', true)`.execute(shared.db);
+    await sql`UPDATE images SET header = ${'{"FILTER": "ha"}'} WHERE base_filename = ${base}`.execute(shared.db);
+
+    // Assess
+    expect((await rowsByName())[base]).toMatchObject({ header_json: { FILTER: "ha" }, fits_01_exists: null, jpg_medium_exists: true });
   });
 });

@@ -87,13 +87,14 @@ describe("API functions", () => {
     ]);
   });
 
-  it("upload presigns PutObject under data/, info-images/ and allsky/ only, and never reads objects", () => {
+  it("upload presigns PutObject under data/, info-images/, allsky/ and test/ only, and never reads objects", () => {
     const statements = functionStatements(api, "ApiUpload");
     const [put] = granting(statements, "s3:PutObject");
     expect(put?.resources.map((r) => r.replace(/^.*ArchiveBucket\w+Arn\w*>/, "<bucket>"))).toEqual([
       "<bucket>/data/*",
       "<bucket>/info-images/*",
       "<bucket>/allsky/*",
+      "<bucket>/test/*",
     ]);
     expect(granting(statements, "s3:GetObject")).toEqual([]);
     expect(granting(statements, "s3:DeleteObject")).toEqual([]);
@@ -110,9 +111,14 @@ describe("API functions", () => {
     ]);
   });
 
-  it("download checks the object exists and presigns GetObject, and holds nothing else", () => {
+  it("download reads the uploaded files, writes only its conversions under downloads/, and reads the database secret", () => {
     const statements = functionStatements(api, "ApiDownload");
-    expect(allActions(statements)).toEqual(["s3:GetObject", "s3:ListBucket"]);
+    expect(allActions(statements)).toEqual(
+      expect.arrayContaining(["s3:GetObject", "s3:PutObject", "s3:ListBucket", "secretsmanager:GetSecretValue"]),
+    );
+    expect(allActions(statements).filter((action) => action.startsWith("s3:"))).toEqual(["s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
+    expect(JSON.stringify(granting(statements, "s3:PutObject")[0]?.resources)).toMatch(/downloads\/\*/);
+    expect(JSON.stringify(granting(statements, "s3:PutObject")[0]?.resources)).not.toMatch(/data\//);
     expect(granting(statements, "s3:ListBucket")[0]?.resources).toEqual([expect.stringMatching(/ArchiveBucket\w+Arn\w*>$/)]);
   });
 

@@ -73,9 +73,9 @@ describe("npm run synth", () => {
     expect(ingestData).toMatch(/from\s*"sharp"|import\("sharp"\)|require\("sharp"\)/);
   });
 
-  it("bundles Postgres (pg, kysely) only into functions that query it, and sharp only into ingest functions", async () => {
-    const postgresUsers = new Set(["IngestData", "ExpireData", "SweepExpirations", "Migrate", "ApiUpload", "ApiReads"]);
-    const thumbnailMakers = new Set(["IngestData", "IngestInfoImages", "IngestAllsky"]);
+  it("bundles Postgres (pg, kysely) only into functions that query it, and sharp only into those that make images", async () => {
+    const postgresUsers = new Set(["IngestData", "ExpireData", "SweepExpirations", "Migrate", "ApiUpload", "ApiReads", "ApiDownload"]);
+    const thumbnailMakers = new Set(["IngestData", "IngestInfoImages", "IngestAllsky", "ApiDownload"]);
     for (const [stack, id, handler] of handlers) {
       const code = await readFile(path.join(bundleOf(stack, id), "packages", "functions", "src", `${handler}.mjs`), "utf8");
       // pg names its optional native binding, and kysely its query node kinds, in strings minification keeps.

@@ -1,5 +1,5 @@
 import { gzipSync } from "node:zlib";
-import { bzip2 as compressBzip2 } from "@archive/cli/bzip2";
+import { bzip2 as compressBzip2 } from "@archive/core/platform/bzip2";
 import type { FitsValue } from "@archive/core/fits/header";
 
 /** Builders of FITS bytes (plain, bz2, gz, fz) for tests and benchmarks. Every card is 80 characters. */

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { Readable } from "node:stream";
 import unbzip2Stream from "unbzip2-stream";
 import { describe, expect, it } from "vitest";
-import { bzip2 } from "@archive/cli/bzip2";
+import { bzip2 } from "@archive/core/platform/bzip2";
 
 /** What unbzip2-stream (the decoder the archive reads .bz2 with) makes of the bytes. */
 function unbzip2(data: Uint8Array): Promise<Buffer> {

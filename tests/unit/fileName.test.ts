@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "@archive/core/platform/errors";
 import {
+  assertSiteName,
   decodeS3EventKey,
   fileFlagColumn,
+  isKnownFile,
   isMediumJpg,
   isThumbnail,
   objectKeyPrefix,
@@ -11,6 +13,8 @@ import {
   parseObjectKey,
   siblingKey,
   thumbnailKey,
+  uploadObjectKey,
+  type UploadDirectory,
 } from "@archive/core/names/fileName";
 
 /** Runs fn and returns the InvalidInputError it throws (failing the test if it throws anything else or nothing). */
@@ -60,30 +64,98 @@ describe("parseFileName", () => {
   });
 
   it.each([
+    ["SRO-kb001ms-20220629-00010442-EX10.jpg", "jpg", null, "EX", "10"],
+    ["Sro-KB001MS-20220629-00010442-ex10.jpg", "jpg", null, "ex", "10"],
+    ["sro-kb001ms-20220629-00010442-EXTRA10.jpg", "jpg", null, "EXTRA", "10"],
+    ["sro-kb001ms-20220629-00010442-EX10.JPG", "jpg", null, "EX", "10"],
+    ["sro-kb001ms-20220629-00010442-EX01.FITS.FZ", "fits", "fz", "EX", "01"],
+    ["sro-kb001ms-20220629-00010442-EX00.Fits.Bz2", "fits", "bz2", "EX", "00"],
+    ["sro-kb001ms-20220629-00010442-EX00.TXT", "txt", null, "EX", "00"],
+    ["sro-kb001ms-20220629-00010442-EX10.png", null, null, "EX", "10"],
+    ["sro-kb001ms-20220629-00010442-EX10.csv", null, null, "EX", "10"],
+    ["sro-kb001ms-20220629-00010442-EX10.JSON", null, null, "EX", "10"],
+    ["sro-kb001ms-20220629-00010442-EX10.tar.gz", null, null, "EX", "10"],
+    ["sro-kb001ms-20220629-00010442-EX10.jpg.bz2", null, null, "EX", "10"],
+    ["sro-kb001ms-20220629-00010442-EX10.fits.zip", null, null, "EX", "10"],
+    ["sro-kb001ms-20220629-00010442-EX10.fits.bz3", null, null, "EX", "10"],
+  ])("accepts %s, as the replaced service did (extension %s)", (name, extension, compression, dataType, reduction) => {
+    // Act
+    const file = parseFileName(name);
+
+    // Assess
+    expect(file).toMatchObject({ extension, compression, dataType, reduction });
+    expect(isKnownFile(file)).toBe(extension !== null);
+  });
+
+  it.each(["txt", "jpg", "fits", "fits.bz2", "fits.fz", "fits.gz"])("reads .%s the same in any letter case", (extension) => {
+    // Prepare
+    const name = (suffix: string) => parseFileName(`sro-kb001ms-20220629-00010442-EX10.${suffix}`);
+    const mixed = [...extension].map((c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join("");
+
+    // Act
+    const kinds = [extension, extension.toUpperCase(), mixed].map((suffix) => name(suffix));
+
+    // Assess
+    expect(kinds.map(({ extension: kind, compression }) => [kind, compression])).toEqual([
+      [extension.split(".")[0], extension.split(".")[1] ?? null],
+      [extension.split(".")[0], extension.split(".")[1] ?? null],
+      [extension.split(".")[0], extension.split(".")[1] ?? null],
+    ]);
+  });
+
+  it("keeps the case of every part as named, and accepts any instrument of letters, digits and _", () => {
+    // Act
+    const file = parseFileName("SRO-Kb_001_Wide_Field_Camera-20220629-00010442-Ep10.Jpg");
+
+    // Assess
+    expect(file).toEqual({
+      fileName: "SRO-Kb_001_Wide_Field_Camera-20220629-00010442-Ep10.Jpg",
+      baseFilename: "SRO-Kb_001_Wide_Field_Camera-20220629-00010442",
+      site: "SRO",
+      instrument: "Kb_001_Wide_Field_Camera",
+      date: "20220629",
+      counter: "00010442",
+      dataType: "Ep",
+      reduction: "10",
+      extension: "jpg",
+      compression: null,
+    });
+  });
+
+  it.each([
     ["sro-kb001ms-20220230-00010442-EX10.jpg", "date", 'date 20220230 is not a calendar date'],
     ["sro-kb001ms-20230229-00010442-EX10.jpg", "date", "date 20230229 is not a calendar date"],
     ["sro-kb001ms-19001329-00010442-EX10.jpg", "date", "not a calendar date"],
     ["sro-kb001ms-2022069-00010442-EX10.jpg", "date", 'date "2022069" is not YYYYMMDD'],
-    ["SRO-kb001ms-20220629-00010442-EX10.jpg", "site", 'site "SRO"'],
-    ["sr-kb001ms-20220629-00010442-EX10.jpg", "site", 'site "sr" is not 3–6'],
+    ["sr-kb001ms-20220629-00010442-EX10.jpg", "site", 'site "sr" is not 3–6 letters or digits'],
     ["sroabcd-kb001ms-20220629-00010442-EX10.jpg", "site", 'site "sroabcd"'],
-    ["sro-KB001ms-20220629-00010442-EX10.jpg", "instrument", 'instrument "KB001ms"'],
+    ["sr_o-kb001ms-20220629-00010442-EX10.jpg", "site", 'site "sr_o"'],
+    ["sro--20220629-00010442-EX10.jpg", "instrument", 'instrument "" is not letters, digits or _'],
+    ["sro-kb+01-20220629-00010442-EX10.jpg", "instrument", 'instrument "kb+01"'],
+    ["sro-kb 01-20220629-00010442-EX10.jpg", "instrument", 'instrument "kb 01"'],
     ["sro-kb001ms-20220629-0001044-EX10.jpg", "counter", 'counter "0001044" is not exactly 8 digits'],
     ["sro-kb001ms-20220629-000104420-EX10.jpg", "counter", "counter"],
-    ["sro-kb001ms-20220629-00010442-10.jpg", "data_type", 'data type "" is not 1–4 letters'],
-    ["sro-kb001ms-20220629-00010442-EXTRA10.jpg", "data_type", 'data type "EXTRA"'],
+    ["sro-kb001ms-20220629-00010442-10.jpg", "data_type", 'data type "" is not letters'],
     ["sro-kb001ms-20220629-00010442-EX1.jpg", "reduction", 'reduction "1" is not exactly 2 digits'],
     ["sro-kb001ms-20220629-00010442-EX100.jpg", "reduction", 'reduction "100"'],
-    ["sro-kb001ms-20220629-00010442-EX10.png", "extension", 'extension "png"'],
-    ["sro-kb001ms-20220629-00010442-EX10.jpg.bz2", "extension", 'extension "jpg.bz2"'],
-    ["sro-kb001ms-20220629-00010442-EX10.fits.zip", "extension", 'extension "fits.zip"'],
-    ["sro-kb001ms-20220629-00010442-EX10.JPG", "extension", 'extension "JPG"'],
     ["sro-kb001ms-20220629-00010442-EX10", "extension", 'extension ""'],
+    ["sro-kb001ms-20220629-00010442-EX10.", "extension", 'extension ""'],
+    ["sro-kb001ms-20220629-00010442-EX10.jpg.", "extension", 'extension "jpg."'],
+    ["sro-kb001ms-20220629-00010442-EX10.7z", "extension", 'extension "7z"'],
+    ["sro-kb001ms-20220629-00010442-EX10.jp-g", "extension", 'extension "jp-g"'],
+    ["sro-kb001ms-20220629-00010442-EX10.jpg ", "extension", 'extension "jpg "'],
+    ["sro-kb001ms-20220629-00010442-EX10.fits_bz2", "extension", 'extension "fits_bz2"'],
     ["sro-kb001ms-20220629-EX10.jpg", "file_name", "expected {site}-{instrument}"],
+    ["sro-kb001ms-20220629-00010442-EX10-x.jpg", "file_name", "expected {site}-{instrument}"],
     ["", "file_name", "the file name is empty"],
     ["data/sro-kb001ms-20220629-00010442-EX10.jpg", "file_name", "path separator"],
+    ["sro-kb001ms-20220629-00010442-EX10.jpg/x", "file_name", "path separator"],
+    ["sro-kb001ms\\x-20220629-00010442-EX10.jpg", "file_name", "path separator"],
     ["..sro-kb001ms-20220629-00010442-EX10.jpg", "file_name", '".."'],
+    ["sro-kb001ms-20220629-00010442-EX10.fits..bz2", "file_name", '".."'],
     ["sró-kb001ms-20220629-00010442-EX10.jpg", "file_name", "non-ASCII"],
+    ["sro-kb001ms-20220629-00010442-EX10.jpg\u0000.txt", "file_name", "control characters"],
+    ["sro-kb001ms-20220629-00010442-EX10.jpg\n", "file_name", "control characters"],
     [`sro-${"k".repeat(120)}-20220629-00010442-EX10.jpg`, "file_name", "over the 128 allowed"],
   ])("rejects %s, naming the %s", (name, field, reason) => {
     // Act
@@ -123,11 +195,12 @@ describe("parseObjectKey", () => {
 
   it.each([
     ["test/sro-kb001ms-20220629-00010442-EX10.jpg", "directory"],
+    ["Data/sro-kb001ms-20220629-00010442-EX10.jpg", "directory"],
     ["sro-kb001ms-20220629-00010442-EX10.jpg", "directory"],
     ["/sro-kb001ms-20220629-00010442-EX10.jpg", "directory"],
     ["data/sub/sro-kb001ms-20220629-00010442-EX10.jpg", "file_name"],
     ["data/../sro-kb001ms-20220629-00010442-EX10.jpg", "file_name"],
-    ["data/sro-kb001ms-20220629-00010442-EX10.fits.bz3", "extension"],
+    ["data/sro-kb001ms-20220629-00010442-EX10.fits.b-z2", "extension"],
     ["data/", "file_name"],
   ])("rejects %s, naming the %s", (key, field) => {
     // Act
@@ -136,6 +209,42 @@ describe("parseObjectKey", () => {
     // Assess
     expect(error.field).toBe(field);
     expect(error.message).toContain(`invalid object key ${JSON.stringify(key)}`);
+  });
+});
+
+describe("uploadObjectKey", () => {
+  it.each(["data", "info-images", "allsky", "test"] as const)("stores an upload to %s under that directory", (directory) => {
+    // Act
+    const key = uploadObjectKey(directory, "SRO-kb001ms-20220629-00010442-EX10.png");
+
+    // Assess
+    expect(key).toMatchObject({
+      directory,
+      key: `${directory}/SRO-kb001ms-20220629-00010442-EX10.png`,
+      site: "SRO",
+      extension: null,
+    });
+  });
+
+  it("refuses another directory and names the wrong part of a bad name", () => {
+    // Act
+    const directory = rejection(() => uploadObjectKey("downloads" as UploadDirectory, "sro-kb001ms-20220629-00010442-EX10.jpg"));
+    const name = rejection(() => uploadObjectKey("test", "sro-kb001ms-20220631-00010442-EX10.jpg"));
+
+    // Assess
+    expect([directory.field, name.field]).toEqual(["directory", "date"]);
+  });
+});
+
+describe("assertSiteName", () => {
+  it("is the file names' site rule: 3–6 letters or digits, either case", () => {
+    // Act
+    const accepted = ["sro", "SRO", "Saf001"].map((site) => assertSiteName(site));
+    const refused = ["sr", "sroabcd", "sr-o", "sro/", "../", "sró"].map((site) => rejection(() => assertSiteName(site)));
+
+    // Assess
+    expect(accepted).toEqual(["sro", "SRO", "Saf001"]);
+    expect(refused.map((error) => error.field)).toEqual(["site", "site", "site", "site", "site", "site"]);
   });
 });
 
@@ -175,9 +284,15 @@ describe("fileFlagColumn", () => {
     ["EX01.fits", "fits_01_exists"],
     ["EX10.fits.fz", "fits_10_exists"],
     ["EX13.fits.gz", "fits_10_exists"],
+    ["EX10.JPG", "jpg_medium_exists"],
+    ["EX11.Jpg", "jpg_small_exists"],
+    ["EX01.FITS.FZ", "fits_01_exists"],
     ["EX01.txt", null],
     ["EX12.jpg", null],
     ["EX11.fits", null],
+    ["EX10.png", null],
+    ["EX10.jpg.bz2", null],
+    ["EX01.fits.zip", null],
   ])("maps %s to %s", (suffix, column) => {
     // Act
     const flag = fileFlagColumn(parseFileName(`sro-kb001ms-20220629-00010442-${suffix}`));
@@ -215,6 +330,28 @@ describe("sibling keys", () => {
     expect(key).toBe("info-images/tst-cam1-20240229-00000001-e11.jpg");
   });
 
+  it("derives a lower-case .jpg thumbnail from a medium jpg named in any case", () => {
+    // Act
+    const key = thumbnailKey(parseObjectKey("data/SRO-KB001MS-20220629-00010442-EX10.JPG"));
+
+    // Assess
+    expect(key).toBe("data/SRO-KB001MS-20220629-00010442-EX11.jpg");
+    expect(parseObjectKey(key)).toMatchObject({ baseFilename: "SRO-KB001MS-20220629-00010442", extension: "jpg", reduction: "11" });
+  });
+
+  it("gives a file of another extension siblings only of an extension the archive reads", () => {
+    // Prepare
+    const png = parseObjectKey("data/sro-kb001ms-20220629-00010442-EX10.png");
+
+    // Act
+    const header = siblingKey(png, { extension: "txt" });
+    const error = rejection(() => siblingKey(png, { reduction: "11" }));
+
+    // Assess
+    expect(header).toBe("data/sro-kb001ms-20220629-00010442-EX10.txt");
+    expect(error.field).toBe("extension");
+  });
+
   it("keeps the compression while the extension stays and drops it when the extension changes", () => {
     // Act
     const smallFits = siblingKey(fits, { reduction: "10" });
@@ -249,11 +386,23 @@ describe("sibling keys", () => {
   it("builds the prefix of one exposure with its trailing dash, and refuses anything shorter", () => {
     // Act
     const prefix = objectKeyPrefix("data", "sro-kb001ms-20220629-00010442");
+    const upper = objectKeyPrefix("data", "SRO-KB001MS-20220629-00010442");
     const error = rejection(() => objectKeyPrefix("data", "sro-kb001ms-20220629-0001"));
 
     // Assess
     expect(prefix).toBe("data/sro-kb001ms-20220629-00010442-");
+    expect(upper).toBe("data/SRO-KB001MS-20220629-00010442-");
     expect(error.field).toBe("base_filename");
+  });
+
+  it("never matches a neighbour's counter, whatever the extension", () => {
+    // Prepare
+    const prefix = objectKeyPrefix("data", "sro-kb001ms-20220629-00010442");
+    const neighbours = ["sro-kb001ms-20220629-000104420-EX10.jpg", "sro-kb001ms-20220629-00010442x-EX10.png"];
+
+    // Act and assess
+    expect(neighbours.filter((name) => `data/${name}`.startsWith(prefix))).toEqual([]);
+    expect(`data/sro-kb001ms-20220629-00010442-EX10.png`.startsWith(prefix)).toBe(true);
   });
 });
 
@@ -272,5 +421,17 @@ describe("parseBaseFilename", () => {
       counter: "00010442",
     });
     expect(error.field).toBe("base_filename");
+  });
+
+  it("keeps an upper-case base filename as named and still refuses a path or a short counter", () => {
+    // Act
+    const parts = parseBaseFilename("SRO-KB001MS-20220629-00010442");
+    const refused = ["sro-kb001ms-20220629-0001", "sro-kb/../x-20220629-00010442", "sro-kb001ms-20220629-00010442-EX10"].map(
+      (base) => rejection(() => parseBaseFilename(base)),
+    );
+
+    // Assess
+    expect(parts).toMatchObject({ site: "SRO", instrument: "KB001MS" });
+    expect(refused.map((error) => error.field)).toEqual(["base_filename", "base_filename", "base_filename"]);
   });
 });

@@ -29,9 +29,10 @@ describe("imageFieldsFromHeader", () => {
       capture_date: new Date("2022-06-29T04:12:33.123Z"),
       sort_date: new Date("2022-06-29T04:12:33.123Z"),
     });
-    expect(fields.right_ascension).toBeCloseTo(201.165058 / 15, 9);
+    expect(fields.right_ascension).toBe(201.165058);
     expect(fields.declination).toBe(38.526307);
-    expect(JSON.parse(fields.header)).toMatchObject({ OBJECT: "Barnard 33", HISTORY: expect.any(Array) });
+    expect(JSON.parse(fields.header)).toMatchObject({ OBJECT: "Barnard 33", EXPTIME: "30.0", SMARTSTK: "no" });
+    expect(JSON.parse(fields.header_json ?? "null")).toMatchObject({ OBJECT: "Barnard 33", EXPTIME: 30, HISTORY: expect.any(Array) });
   });
 
   it("keeps a header without coordinates, dates or user as a record of nulls", () => {
@@ -51,28 +52,31 @@ describe("imageFieldsFromHeader", () => {
       username: null,
       capture_date: null,
       sort_date: null,
-      header: '{"OBJECT":"flat"}',
+      header: '{"OBJECT": "flat", "END": ""}',
+      header_json: '{"OBJECT":"flat"}',
     });
   });
 
   it.each<[string, Record<string, FitsValue>, number | null]>([
-    ["CRVAL1 in degrees", { CRVAL1: 150, RA: 1, OBJCTRA: "02 00 00" }, 10],
-    ["RAHRS when CRVAL1 is missing", { RAHRS: 5.5, RA: 1 }, 5.5],
-    ["RA as hours", { RA: 13.411004 }, 13.411004],
-    ["RA above 24 as degrees", { RA: 180 }, 12],
-    ["RA as a sexagesimal string", { RA: "12:30:00" }, 12.5],
-    ["OBJCTRA with spaces", { OBJCTRA: "05 35 17.3" }, 5 + 35 / 60 + 17.3 / 3600],
+    ["CRVAL1 as it is", { CRVAL1: 150, RA: 1, OBJCTRA: "02 00 00" }, 150],
+    ["CRVAL1 of an RA axis", { CRVAL1: 201.165058, CTYPE1: "RA---TAN", RAHRS: 1 }, 201.165058],
+    ["RAHRS × 15 when CRVAL1 is missing", { RAHRS: 5.5, RA: 1 }, 82.5],
+    ["RA as hours × 15", { RA: 13.411004 }, 201.16506],
+    ["RA above 24 as degrees already", { RA: 180 }, 180],
+    ["RA as a sexagesimal string of hours", { RA: "12:30:00" }, 187.5],
+    ["OBJCTRA with spaces", { OBJCTRA: "05 35 17.3" }, (5 + 35 / 60 + 17.3 / 3600) * 15],
     ["OBJCTRA with colons", { OBJCTRA: "23:59:60.0" }, null],
-    ["CRVAL1 of a galactic axis, falling back to OBJCTRA", { CRVAL1: 120, CTYPE1: "GLON-CAR", OBJCTRA: "01:00:00" }, 1],
+    ["CRVAL1 of a galactic axis, falling back to OBJCTRA", { CRVAL1: 120, CTYPE1: "GLON-CAR", OBJCTRA: "01:00:00" }, 15],
     ["an unparsable OBJCTRA", { OBJCTRA: "soon" }, null],
     ["an out-of-range RA", { RA: 400 }, null],
-  ])("right ascension from %s", (_, cards, hours) => {
+    ["an out-of-range CRVAL1 (no fallback, as CRVAL1 is there)", { CRVAL1: -3, RAHRS: 2 }, null],
+  ])("right ascension in degrees from %s", (_, cards, degrees) => {
     // Act
     const { right_ascension } = imageFieldsFromHeader(headerOf(cards));
 
     // Assess
-    if (hours === null) expect(right_ascension).toBeNull();
-    else expect(right_ascension).toBeCloseTo(hours, 9);
+    if (degrees === null) expect(right_ascension).toBeNull();
+    else expect(right_ascension).toBeCloseTo(degrees, 9);
   });
 
   it.each<[string, Record<string, FitsValue>, number | null]>([
@@ -147,7 +151,86 @@ describe("imageFieldsFromJson", () => {
 
     // Assess
     expect(fromJson).toEqual(fromText);
-    expect(fromJson.right_ascension).toBe(2);
+    expect(fromJson.right_ascension).toBe(30);
+  });
+});
+
+describe("the header column, as the replaced service wrote it", () => {
+  const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
+
+  // The .ptr_data.json files are the output of the replaced service's own scan_header_file (LCOGT/ptr_data,
+  // lambda_service/helpers.py at a267d1f) run on the .txt next to them: the text its rows hold.
+  it.each(["header_108_cards", "header_edge_cards"])("%s.txt gives the replaced service's text byte for byte", (name) => {
+    // Prepare
+    const header = parseHeaderText(fixture(`${name}.txt`));
+
+    // Act
+    const fields = imageFieldsFromHeader(header);
+
+    // Assess
+    expect(fields.header).toBe(fixture(`${name}.ptr_data.json`).toString("utf8"));
+  });
+
+  it("keeps numbers as written, logicals as T/F and the last of a repeated keyword, all as strings", () => {
+    // Act
+    const written = JSON.parse(imageFieldsFromHeader(parseHeaderText(fixture("header_edge_cards.txt"))).header) as unknown;
+
+    // Assess
+    expect(written).toMatchObject({
+      EXPTIME: "30.000",
+      GAIN: "1.50E+00",
+      OFFSET: "-5.0D-01",
+      PADDED: "0030",
+      COOLED: "F",
+      UNDEF: "",
+      REPEAT: "2",
+      SMARTSTK: "1656",
+      SSTKNUM: "3",
+      "DAY-OBS": "20230309",
+      END: "",
+    });
+    expect(Object.values(written as Record<string, unknown>).every((value) => typeof value === "string")).toBe(true);
+  });
+
+  it("reads the same values from cards on their own lines, trailing blanks trimmed, as from 80-column cards", () => {
+    // Prepare
+    const text = fixture("header_edge_cards.txt").toString("latin1");
+    // a blank card keeps one blank: an empty line is no card at all
+    const lines = (text.match(/.{80}/g) ?? []).map((card) => card.trimEnd() || " ").join("\r\n");
+
+    // Act
+    const fromLines = imageFieldsFromHeader(parseHeaderText(lines)).header;
+
+    // Assess
+    expect(fromLines).toBe(fixture("header_edge_cards.ptr_data.json").toString("utf8"));
+  });
+
+  it("writes a header sent as JSON as its cards would read: JSON number text, T/F, '' for null, and END", () => {
+    // Act
+    const fields = imageFieldsFromJson({
+      SSTKNUM: 3,
+      EXPTIME: 30.5,
+      SMARTSTK: "1656 ",
+      COOLED: false,
+      UNDEF: null,
+      OBSERVER: "Zoë",
+      HISTORY: ["first", "Bias subtracted"],
+    });
+
+    // Assess
+    expect(fields.header).toBe(
+      '{"SSTKNUM": "3", "EXPTIME": "30.5", "SMARTSTK": "1656", "COOLED": "F", "UNDEF": "", ' +
+        '"OBSERVER": "Zo\\u00eb", "HISTORY": "as subtracted", "END": ""}',
+    );
+    expect(JSON.parse(fields.header_json ?? "null")).toEqual({
+      SSTKNUM: 3,
+      EXPTIME: 30.5,
+      SMARTSTK: "1656 ",
+      COOLED: false,
+      UNDEF: null,
+      OBSERVER: "Zoë",
+      HISTORY: ["first", "Bias subtracted"],
+    });
   });
 });
 

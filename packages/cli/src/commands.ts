@@ -3,7 +3,8 @@ import { basename } from "node:path";
 import { demoExposure, type DemoExposure } from "./demoExposure";
 import { readHeaderFile } from "./headerFile";
 import { ProgressLine, formatBytes, type ProgressOutput } from "./progress";
-import { UploadFailure, uploadFile, type UploadDirectory, type UploadTarget } from "./upload";
+import type { UploadDirectory } from "@archive/core/names/fileName";
+import { UploadFailure, uploadFile, type UploadTarget } from "./upload";
 
 /** The CLI's commands as functions, so tests run them in-process exactly as `npx archive` does. */
 export const DEFAULT_API = "http://localhost:3000";

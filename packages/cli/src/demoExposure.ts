@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import { bzip2 } from "./bzip2";
+import { bzip2 } from "@archive/core/platform/bzip2";
 import { fitsImage, headerText, type HeaderCard } from "./fitsFile";
 
 /**

@@ -1,11 +1,11 @@
 import { parseArgs } from "node:util";
 import { ArchiveError } from "@archive/core/platform/errors";
 import { DEFAULT_API, headerJson, uploadDemo, uploadFiles } from "./commands";
-import type { UploadDirectory } from "./upload";
+import { SITE_PATTERN, UPLOAD_DIRECTORIES, type UploadDirectory } from "@archive/core/names/fileName";
 
 /** `archive <command>`: argument parsing and exit codes only; the work is in commands.ts. */
 const USAGE = `usage:
-  archive upload <files…> [--dir data|info-images|allsky] [--channel 1|2|3] [--api URL] [--token T]
+  archive upload <files…> [--dir data|info-images|allsky|test] [--channel 1|2|3] [--api URL] [--token T]
   archive demo [--site tst] [--count 3] [--api URL] [--token T]
   archive header <file.txt|.fits|.fits.bz2|.fits.gz|.fits.fz>
 
@@ -14,7 +14,7 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
-const DIRECTORIES: readonly UploadDirectory[] = ["data", "info-images", "allsky"];
+const DIRECTORIES: readonly UploadDirectory[] = UPLOAD_DIRECTORIES;
 
 function isDirectory(value: string): value is UploadDirectory {
   return (DIRECTORIES as readonly string[]).includes(value);
@@ -57,7 +57,7 @@ async function run(argv: string[]): Promise<number> {
         args: rest,
         options: { site: { type: "string", default: "tst" }, count: { type: "string" }, api: { type: "string" }, token: { type: "string" } },
       });
-      if (!/^[a-z0-9]{3,6}$/.test(values.site)) throw new UsageError("--site is 3 to 6 lower-case letters or digits");
+      if (!SITE_PATTERN.test(values.site)) throw new UsageError("--site is 3 to 6 letters or digits");
       const options = { ...target(values), site: values.site, count: positiveInteger(values.count, "count", 3) };
       const { exposures, outcomes } = await uploadDemo(options, process.stderr);
       const failed = outcomes.filter((outcome) => outcome.error !== undefined).length;

@@ -2,12 +2,12 @@ import { randomBytes } from "node:crypto";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { z } from "zod";
+import type { UploadDirectory } from "@archive/core/names/fileName";
 
 /**
  * Uploading one file the way a site does: ask the API for a presigned POST (`POST /upload`), then send the form's
  * fields and the file straight to S3. Works against the local archive and a deployed stage alike.
  */
-export type UploadDirectory = "data" | "info-images" | "allsky";
 
 export interface UploadTarget {
   /** The API's base URL, e.g. http://localhost:3000 or a stage's https endpoint. */

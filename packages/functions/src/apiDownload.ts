@@ -1,8 +1,9 @@
 import { downloadRoutes } from "@archive/core/api/downloadRoutes";
+import { createArchiveContext } from "@archive/core/platform/archiveContext";
 import { configFromEnvironment } from "@archive/core/platform/config";
-import { createAwsContext, type AwsContext } from "@archive/core/platform/context";
+import type { ArchiveContext } from "@archive/core/platform/context";
 import { httpApiHandler } from "./lib/http";
 
-/** POST /download: a presigned GET for one file the bucket holds. */
-export const createHandler = (ctx: AwsContext) => httpApiHandler(ctx, downloadRoutes);
-export const handler = createHandler(createAwsContext(configFromEnvironment()));
+/** POST /download (FITS and TIFF conversions) and POST /downloadzip: sized for a full frame, apart from the reads. */
+export const createHandler = (ctx: ArchiveContext) => httpApiHandler(ctx, downloadRoutes);
+export const handler = createHandler(createArchiveContext(configFromEnvironment()));

@@ -28,11 +28,20 @@ export interface ApiResponse {
   body: string;
 }
 
+/** A route's answer other than 200 with its JSON: e.g. 204 for an info channel that shows nothing. */
+export class RouteReply {
+  constructor(
+    readonly status: number,
+    readonly value?: unknown,
+  ) {}
+}
+
 export type RouteHandler<C> = (ctx: C, params: Record<string, string>, request: ApiRequest) => Promise<unknown>;
 /** The handlers a function (or the local server) serves, by route key; a route without one is not served here. */
 export type RouteHandlers<C> = Partial<Record<RouteKey, RouteHandler<C>>>;
 
 function jsonResponse(status: number, value: unknown): ApiResponse {
+  if (value === undefined) return { status, headers: {}, body: "" };
   return { status, headers: { "content-type": "application/json" }, body: JSON.stringify(value) };
 }
 
@@ -70,7 +79,8 @@ export async function handleApiRequest<C extends AwsContext>(
     const params = Object.fromEntries(
       Object.entries(matched.rawParams).map(([name, raw]) => [name, decodePathParameter(raw, name)]),
     );
-    return jsonResponse(200, await handler(ctx, params, request));
+    const result = await handler(ctx, params, request);
+    return result instanceof RouteReply ? jsonResponse(result.status, result.value) : jsonResponse(200, result);
   } catch (error) {
     return errorResponse(ctx, error, request.requestId);
   }

@@ -1,17 +1,15 @@
 import { z } from "zod";
 import { infoImage, type InfoChannel } from "../infoImages/infoChannels";
 import { parseBaseFilename } from "../names/fileName";
-import type { ArchiveContext, AwsContext } from "../platform/context";
-import { ArchiveError, NotFoundError } from "../platform/errors";
+import type { AwsContext } from "../platform/context";
+import { ArchiveError } from "../platform/errors";
 import { presignDownload } from "../platform/presign";
-import { findHeader, findImage, latestImages } from "../exposures/imageStore";
 import type { ImageRow } from "../exposures/imagesTable";
 
-type LinkContext = Pick<AwsContext, "s3" | "s3Public" | "config">;
-
 /**
- * The read API's shapes: what the frontend receives for one exposure. Field names are the replaced API's, dates are
- * milliseconds since the epoch, and the jpg links are presigned so the bucket stays private.
+ * The read API's shapes, as the replaced read API returned them (CONTRACTS.md): field names are its own, dates are
+ * milliseconds since the epoch, the header fields are the header's strings, and the links are presigned GETs valid
+ * 7 days, so the bucket stays private.
  */
 export interface ImagePackage {
   image_id: number;
@@ -32,6 +30,12 @@ export interface ImagePackage {
   s3_directory: "data";
   username: string | null;
   user_id: string | null;
+  /** The header's ORIGNAME; "" without a header. */
+  fits_filename: string;
+  /** "{SITEID}/{INSTRUME}/{DAY-OBS}/raw"; "" without a header. */
+  fits_path: string;
+  SMARTSTK: string;
+  SSTKNUM: string;
   capture_date: number | null;
   sort_date: number | null;
   /** Presigned GET of the medium jpg, "" when there is none. */
@@ -40,19 +44,46 @@ export interface ImagePackage {
   jpg_thumbnail_url: string;
 }
 
-export const MAX_LATEST_IMAGES = 500;
+type LinkContext = Pick<AwsContext, "s3" | "s3Public" | "config">;
+
+const headerObjectSchema = z.record(z.unknown());
+
+/** The stored header as an object; a header that is not a JSON object (legacy rows) reads as none. */
+export function storedHeader(text: string | null): Record<string, unknown> | undefined {
+  if (text === null || text === "") return undefined;
+  try {
+    const parsed = headerObjectSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    return undefined;
+  }
+}
+
+/** A header value as the frontend reads it: the card's string ("" when absent). */
+function headerString(header: Record<string, unknown>, keyword: string): string {
+  const value = header[keyword];
+  if (value === undefined || value === null) return "";
+  if (typeof value === "boolean") return value ? "T" : "F";
+  return typeof value === "string" ? value : String(value);
+}
 
 /** The medium jpg the exposure has (reduction 10, or 13 where the row says so) and the thumbnail (reduction 11). */
 async function jpgUrl(ctx: LinkContext, row: ImageRow, exists: boolean, reduction: string): Promise<string> {
   if (!exists || !row.data_type) return "";
-  return presignDownload(ctx, `data/${row.base_filename}-${row.data_type}${reduction}.jpg`);
+  return presignDownload(ctx, `data/${row.base_filename}-${row.data_type}${reduction}.jpg`, "image");
 }
+
+/** Flags of rows the replaced service wrote may be NULL: they read as false. */
+const flag = (value: boolean | null): boolean => value === true;
 
 export async function toImagePackage(ctx: LinkContext, row: ImageRow): Promise<ImagePackage> {
   const [jpg_url, jpg_thumbnail_url] = await Promise.all([
-    jpgUrl(ctx, row, row.jpg_medium_exists, row.jpg_medium_reduction ?? "10"),
-    jpgUrl(ctx, row, row.jpg_small_exists, "11"),
+    jpgUrl(ctx, row, flag(row.jpg_medium_exists), row.jpg_medium_reduction ?? "10"),
+    jpgUrl(ctx, row, flag(row.jpg_small_exists), "11"),
   ]);
+  const header = storedHeader(row.header);
+  const text = (keyword: string) => (header ? headerString(header, keyword) : "");
   return {
     image_id: row.image_id,
     base_filename: row.base_filename,
@@ -65,13 +96,17 @@ export async function toImagePackage(ctx: LinkContext, row: ImageRow): Promise<I
     azimuth: row.azimuth,
     altitude: row.altitude,
     airmass: row.airmass,
-    fits_01_exists: row.fits_01_exists,
-    fits_10_exists: row.fits_10_exists,
-    jpg_medium_exists: row.jpg_medium_exists,
-    jpg_small_exists: row.jpg_small_exists,
+    fits_01_exists: flag(row.fits_01_exists),
+    fits_10_exists: flag(row.fits_10_exists),
+    jpg_medium_exists: flag(row.jpg_medium_exists),
+    jpg_small_exists: flag(row.jpg_small_exists),
     s3_directory: "data",
     username: row.username,
     user_id: row.user_id,
+    fits_filename: text("ORIGNAME"),
+    fits_path: header ? `${text("SITEID")}/${text("INSTRUME")}/${text("DAY-OBS")}/raw` : "",
+    SMARTSTK: text("SMARTSTK"),
+    SSTKNUM: text("SSTKNUM"),
     capture_date: row.capture_date?.getTime() ?? null,
     sort_date: row.sort_date?.getTime() ?? null,
     jpg_url,
@@ -79,23 +114,29 @@ export async function toImagePackage(ctx: LinkContext, row: ImageRow): Promise<I
   };
 }
 
-/** One exposure by base filename; 404 when the archive has no row for it. */
-export async function imagePackage(ctx: ArchiveContext, baseFilename: string): Promise<ImagePackage> {
-  parseBaseFilename(baseFilename);
-  const row = await findImage(ctx.db, baseFilename);
-  if (!row) throw new NotFoundError(`no image ${baseFilename} in the archive`);
-  return toImagePackage(ctx, row);
+export const toImagePackages = (ctx: LinkContext, rows: ImageRow[]): Promise<ImagePackage[]> =>
+  Promise.all(rows.map((row) => toImagePackage(ctx, row)));
+
+const isDigits = (text: string): boolean => /^\d+$/.test(text);
+
+/**
+ * Smart stacks collapsed, as the frontend expects: a smart stack (SMARTSTK all digits) uploads a package per stacking
+ * step (SSTKNUM 1, 2, …); only the packages of each stack's highest step are kept. Everything else is kept as is.
+ */
+export function collapseSmartStacks(packages: ImagePackage[]): ImagePackage[] {
+  const highestStep = new Map<string, number>();
+  for (const { SMARTSTK, SSTKNUM } of packages) {
+    if (!isDigits(SSTKNUM) || SMARTSTK === "" || SMARTSTK === "no") continue;
+    highestStep.set(SMARTSTK, Math.max(highestStep.get(SMARTSTK) ?? 0, Number(SSTKNUM)));
+  }
+  return packages.filter(
+    ({ SMARTSTK, SSTKNUM }) =>
+      !isDigits(SMARTSTK) || (isDigits(SSTKNUM) ? Number(SSTKNUM) : 0) >= (highestStep.get(SMARTSTK) ?? 0),
+  );
 }
 
-/** A site's newest exposures with a medium jpg, newest first; 404 when the site has none at all. */
-export async function latestImagePackages(ctx: ArchiveContext, site: string, limit: number): Promise<ImagePackage[]> {
-  const rows = await latestImages(ctx.db, site, limit);
-  if (rows.length === 0) throw new NotFoundError(`no images of site ${site} in the archive`);
-  return Promise.all(rows.map((row) => toImagePackage(ctx, row)));
-}
-
-/** An info channel's current image: its files' flags and presigned jpg links; expires_at in ms since the epoch. */
-export interface InfoImagePackage {
+/** GET /infoimage: the channel's item as stored, with the flags, the directory and a link per file it has. */
+export interface InfoImagePackage extends Record<string, unknown> {
   site: string;
   channel: InfoChannel;
   base_filename: string;
@@ -104,26 +145,30 @@ export interface InfoImagePackage {
   fits_10_exists: boolean;
   jpg_medium_exists: boolean;
   jpg_small_exists: boolean;
-  jpg_url: string;
-  jpg_thumbnail_url: string;
-  expires_at: number;
+  jpg_url?: string;
+  jpg_small_url?: string;
+  fits_01_url?: string;
+  fits_10_url?: string;
 }
 
-/** A site's info channel; 404 when the channel shows nothing (never used, or expired). */
+/** A site's info channel; undefined when the channel shows nothing (never used, or expired). */
 export async function infoImagePackage(
   ctx: Pick<AwsContext, "dynamo" | "tables" | "log" | "clock"> & LinkContext,
   site: string,
   channel: InfoChannel,
-): Promise<InfoImagePackage> {
+): Promise<InfoImagePackage | undefined> {
   const image = await infoImage(ctx, site, channel, ctx.clock());
-  if (!image) throw new NotFoundError(`no info image on channel ${channel} of site ${site}`);
+  if (!image) return undefined;
   const link = async (exists: boolean | undefined, key: string | undefined) =>
-    exists && key ? presignDownload(ctx, key) : "";
-  const [jpg_url, jpg_thumbnail_url] = await Promise.all([
+    exists && key ? presignDownload(ctx, key, "image") : undefined;
+  const [jpg_url, jpg_small_url, fits_01_url, fits_10_url] = await Promise.all([
     link(image.jpg_medium_exists, image.jpg_medium_key),
     link(image.jpg_small_exists, image.jpg_small_key),
+    link(image.fits_01_exists, image.fits_01_key),
+    link(image.fits_10_exists, image.fits_10_key),
   ]);
   return {
+    ...image,
     site,
     channel,
     base_filename: image.base_filename,
@@ -132,31 +177,19 @@ export async function infoImagePackage(
     fits_10_exists: image.fits_10_exists ?? false,
     jpg_medium_exists: image.jpg_medium_exists ?? false,
     jpg_small_exists: image.jpg_small_exists ?? false,
-    jpg_url,
-    jpg_thumbnail_url,
-    expires_at: image.expires_at * 1000,
+    ...(jpg_url ? { jpg_url } : {}),
+    ...(jpg_small_url ? { jpg_small_url } : {}),
+    ...(fits_01_url ? { fits_01_url } : {}),
+    ...(fits_10_url ? { fits_10_url } : {}),
   };
 }
 
-const headerObjectSchema = z.record(z.unknown());
-
-/** The stored FITS header of one exposure, as the JSON object it was recorded from. */
-export async function fitsHeaderObject(ctx: Pick<ArchiveContext, "db">, baseFilename: string): Promise<Record<string, unknown>> {
+/** The stored FITS header as a JSON object ({} when the row has none yet); the caller checks the row exists. */
+export function fitsHeaderObject(baseFilename: string, text: string | null): Record<string, unknown> {
   parseBaseFilename(baseFilename);
-  const text = await findHeader(ctx.db, baseFilename);
-  if (text === undefined || text === "") throw new NotFoundError(`no FITS header of ${baseFilename} in the archive`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    // The column is only written from parsed headers, so unparsable text is a fault of ours, not the caller's.
-    throw new ArchiveError(`the stored header of ${baseFilename} is not JSON`, "stored_header_invalid", false, 500, {
-      cause: error,
-    });
-  }
-  const parsed = headerObjectSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new ArchiveError(`the stored header of ${baseFilename} is not a JSON object`, "stored_header_invalid", false, 500);
-  }
-  return parsed.data;
+  if (text === null || text === "") return {};
+  const header = storedHeader(text);
+  // The column is only written from parsed headers, so a header that is not an object is a fault of ours.
+  if (!header) throw new ArchiveError(`the stored header of ${baseFilename} is not a JSON object`, "stored_header_invalid", false, 500);
+  return header;
 }

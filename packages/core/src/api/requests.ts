@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { ARCHIVE_DIRECTORIES, MAX_FILE_NAME_LENGTH, parseObjectKey, type ArchiveDirectory, type ArchiveObjectKey } from "../names/fileName";
+import {
+  ARCHIVE_DIRECTORIES,
+  MAX_FILE_NAME_LENGTH,
+  UPLOAD_DIRECTORIES,
+  uploadObjectKey,
+  type ArchiveDirectory,
+  type UploadDirectory,
+  type UploadObjectKey,
+} from "../names/fileName";
 import { InvalidInputError } from "../platform/errors";
 
 /** The API's request schemas and the one way input is validated: the first problem becomes a 400 naming its field. */
@@ -15,6 +23,11 @@ const objectNameSchema = z
 
 const directorySchema = z.enum(ARCHIVE_DIRECTORIES as [ArchiveDirectory, ...ArchiveDirectory[]], {
   errorMap: () => ({ message: `must be one of ${ARCHIVE_DIRECTORIES.join(", ")}` }),
+});
+
+/** Uploads may also go to test/, which is stored only (no pipeline reads it), as the replaced upload route allowed. */
+const uploadDirectorySchema = z.enum(UPLOAD_DIRECTORIES as [UploadDirectory, ...UploadDirectory[]], {
+  errorMap: () => ({ message: `must be one of ${UPLOAD_DIRECTORIES.join(", ")}` }),
 });
 
 export const infoChannelSchema = z
@@ -33,7 +46,7 @@ export const headerObjectSchema = z.record(
 
 export const uploadRequestSchema = z.object({
   object_name: objectNameSchema,
-  s3_directory: directorySchema.default("data"),
+  s3_directory: uploadDirectorySchema.default("data"),
   info_channel: infoChannelSchema.default(1),
   header: headerObjectSchema.optional(),
 });
@@ -74,9 +87,9 @@ export function decodePathParameter(raw: string, name: string): string {
 }
 
 /** The request's file as an object key; a name the archive would reject is refused before anything is signed. */
-export function requestedObjectKey(directory: ArchiveDirectory, objectName: string): ArchiveObjectKey {
+export function requestedObjectKey(directory: UploadDirectory, objectName: string): UploadObjectKey {
   try {
-    return parseObjectKey(`${directory}/${objectName}`);
+    return uploadObjectKey(directory, objectName);
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
     // The parser names the wrong part of the name; the caller needs to know which request field holds it.

@@ -16,10 +16,14 @@ export interface ApiRoute {
 
 export const API_ROUTES = [
   { method: "POST", path: "/upload", functionName: "apiUpload", authorized: true },
+  // Downloads convert files (FITS from .fz, TIFF) and stream zips: their own function, sized for a full frame.
   { method: "POST", path: "/download", functionName: "apiDownload" },
+  { method: "POST", path: "/downloadzip", functionName: "apiDownload" },
   { method: "GET", path: "/recentuploads", functionName: "apiReads" },
   { method: "GET", path: "/infoimage/{site}/{channel}", functionName: "apiReads" },
   { method: "GET", path: "/{site}/latest_images/{n}", functionName: "apiReads" },
+  { method: "GET", path: "/filtered_images", functionName: "apiReads" },
+  { method: "GET", path: "/latest_image_all_sites", functionName: "apiReads" },
   { method: "GET", path: "/image/{base_filename}", functionName: "apiReads" },
   { method: "GET", path: "/fitsheader/{base_filename}", functionName: "apiReads" },
 ] as const satisfies readonly ApiRoute[];
@@ -65,11 +69,15 @@ const compiledRoutes: CompiledRoute[] = API_ROUTES.map(compile);
 
 export type RouteMatch = { route: ApiRoute; rawParams: RouteParams } | "method_not_allowed" | undefined;
 
-/** The route for a method and path with its raw (still encoded) parameters; literal routes win over parameterised ones. */
+/**
+ * The route for a method and path with its raw (still encoded) parameters; literal routes win over parameterised
+ * ones. A trailing `/` is accepted on every path, as the frontend sends some (`/fitsheader/{bf}/`).
+ */
 export function matchRoute(method: string, path: string): RouteMatch {
+  const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
   let pathMatched = false;
   for (const { route, pattern, names } of compiledRoutes) {
-    const match = pattern.exec(path);
+    const match = pattern.exec(trimmed);
     if (!match) continue;
     pathMatched = true;
     if (route.method !== method.toUpperCase()) continue;

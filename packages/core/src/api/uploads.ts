@@ -17,7 +17,7 @@ export async function requestUpload(ctx: ArchiveContext, request: UploadRequest,
   if (request.header !== undefined) {
     // Info and allsky images live in DynamoDB, not in `images`; their headers arrive as .txt files.
     if (key.directory !== "data") throw new InvalidInputError("header is only accepted for data uploads", "header");
-    await recordHeader(ctx.db, key, imageFieldsFromJson(request.header));
+    await recordHeader(ctx.db, key, imageFieldsFromJson(request.header), ctx.clock());
   }
   if (key.directory === "info-images") {
     await assignChannel(ctx, key.site, request.info_channel, key.baseFilename);

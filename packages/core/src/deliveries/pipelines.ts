@@ -2,7 +2,8 @@ import type { ArchiveDirectory } from "../names/fileName";
 
 /**
  * Which function ingests which prefix: the one table the stacks (queues, notifications, functions), the local
- * archive's dispatcher and the handlers' tests are built from. Data only, so reading it bundles no pipeline.
+ * archive's dispatcher and the handlers' tests are built from. Data only, so reading it bundles no pipeline. Uploads
+ * to test/ are accepted but stored only: no route reads that prefix.
  */
 export interface IngestRoute {
   directory: ArchiveDirectory;

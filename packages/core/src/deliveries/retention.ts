@@ -20,6 +20,8 @@ export const RETENTION = {
   deliveryRecordDays: 14,
   /** Converted downloads under downloads/ (bucket lifecycle rule). */
   downloadsDays: 2,
+  /** Uploads to test/, which nothing ingests (bucket lifecycle rule). */
+  testUploadsDays: 7,
 } as const;
 
 /** Hours → milliseconds, for the configurable lifetimes. */

@@ -41,13 +41,13 @@ export function uploadLogSite(key: string): string {
 /** Writes the upload's entry; a repeated delivery writes the same key again, two uploads in one second never share one. */
 export async function logUpload(ctx: Pick<AwsContext, "dynamo" | "tables" | "config">, upload: Upload): Promise<UploadLogEntry> {
   const slash = upload.key.indexOf("/");
-  const filename = upload.key.slice(slash + 1);
   const timestampMs = upload.uploadedAt.getTime();
   const entry: UploadLogEntry = {
     site: uploadLogSite(upload.key),
-    upload_id: `${String(timestampMs).padStart(13, "0")}#${filename}#${normalizeSequencer(upload.sequencer)}`,
+    upload_id: `${String(timestampMs).padStart(13, "0")}#${upload.key}#${normalizeSequencer(upload.sequencer)}`,
     upload_timestamp_s: timestampMs / 1000,
-    filename,
+    // The full key, as the replaced service logged it and the frontend shows it.
+    filename: upload.key,
     size_bytes: upload.size,
     s3_directory: slash > 0 ? upload.key.slice(0, slash) : "",
     expires_at: epochSeconds(upload.uploadedAt) + Math.round(ctx.config.UPLOAD_LOG_TTL_HOURS * 3600),

@@ -1,5 +1,5 @@
 import type { FitsHeader, FitsValue } from "../fits/header";
-import { headerFromObject, headerToJson } from "../fits/headerJson";
+import { headerAsWritten, headerFromObject, headerToJson } from "../fits/headerJson";
 import type { ImageHeaderFields } from "./imagesTable";
 
 /**
@@ -7,19 +7,21 @@ import type { ImageHeaderFields } from "./imagesTable";
  * (`imageFieldsFromHeader`) and a header sent as a JSON object with an upload request (`imageFieldsFromJson`).
  * A missing or unparsable value becomes null; nothing here throws, so a header without coordinates is still a record.
  *
- * Coordinates, in order of preference:
- * - right_ascension (decimal hours): CRVAL1 / 15 (degrees by FITS WCS, used unless CTYPE1 names a non-RA axis);
- *   RAHRS (hours); RA — a number is hours as PTR sites write it, except that a value above 24 can only be degrees
- *   (/ 15), and a string is sexagesimal hours; OBJCTRA sexagesimal hours ("HH MM SS.s" or "HH:MM:SS").
- * - declination (degrees): CRVAL2 (unless CTYPE2 names a non-Dec axis); DEC (number, or sexagesimal string);
+ * Coordinates, in degrees (the unit the shared table holds, CONTRACTS.md), in order of preference:
+ * - right_ascension: CRVAL1 (degrees by FITS WCS, used unless CTYPE1 names a non-RA axis); RAHRS (hours) × 15;
+ *   RA — a number is hours as PTR sites write it (× 15), except that a value above 24 can only be degrees, and a
+ *   string is sexagesimal hours; OBJCTRA sexagesimal hours ("HH MM SS.s" or "HH:MM:SS") × 15.
+ * - declination: CRVAL2 (unless CTYPE2 names a non-Dec axis); DEC (number, or sexagesimal string);
  *   OBJCTDEC sexagesimal with sign ("-00 30 00" is negative).
+ * capture_date and sort_date are DATE-OBS, or null (the store then keeps the row's date, or the arrival time).
+ * `header` is every value as written in its card (the old read API's form), `header_json` the typed header.
  */
 
 export function imageFieldsFromHeader(header: FitsHeader): ImageHeaderFields {
   const cards = header.cards;
   const captured = captureDate(cards);
   return {
-    right_ascension: rightAscensionHours(cards),
+    right_ascension: rightAscensionDegrees(cards),
     declination: declinationDegrees(cards),
     altitude: numberOf(cards.ALTITUDE),
     azimuth: numberOf(cards.AZIMUTH),
@@ -30,7 +32,8 @@ export function imageFieldsFromHeader(header: FitsHeader): ImageHeaderFields {
     username: textOf(cards.USERNAME),
     capture_date: captured,
     sort_date: captured === null ? null : new Date(captured.getTime()),
-    header: headerToJson(header),
+    header: headerAsWritten(header),
+    header_json: headerToJson(header),
   };
 }
 
@@ -41,19 +44,19 @@ export function imageFieldsFromJson(object: Record<string, unknown>): ImageHeade
 
 type Cards = Readonly<Record<string, FitsValue>>;
 
-function rightAscensionHours(cards: Cards): number | null {
+function rightAscensionDegrees(cards: Cards): number | null {
   const crval1 = numberOf(cards.CRVAL1);
-  if (crval1 !== null && axisIs(cards.CTYPE1, "RA")) return inHours(crval1 / 15);
+  if (crval1 !== null && axisIs(cards.CTYPE1, "RA")) return inCircle(crval1);
   const rahrs = numberOf(cards.RAHRS);
-  if (rahrs !== null) return inHours(rahrs);
+  if (rahrs !== null) return fromHours(rahrs);
   const ra = cards.RA;
-  if (typeof ra === "number") return inHours(ra > 24 ? ra / 15 : ra);
+  if (typeof ra === "number") return ra > 24 ? inCircle(ra) : fromHours(ra);
   if (typeof ra === "string") {
     const hours = sexagesimal(ra);
-    if (hours !== null) return inHours(hours);
+    if (hours !== null) return fromHours(hours);
   }
   const objectRa = typeof cards.OBJCTRA === "string" ? sexagesimal(cards.OBJCTRA) : null;
-  return objectRa === null ? null : inHours(objectRa);
+  return objectRa === null ? null : fromHours(objectRa);
 }
 
 function declinationDegrees(cards: Cards): number | null {
@@ -75,8 +78,12 @@ function axisIs(ctype: FitsValue | undefined, axis: "RA" | "DEC"): boolean {
   return ctype.trim().toUpperCase().split("-")[0] === axis;
 }
 
-function inHours(hours: number): number | null {
-  return hours >= 0 && hours <= 24 ? hours : null;
+function fromHours(hours: number): number | null {
+  return hours >= 0 && hours <= 24 ? hours * 15 : null;
+}
+
+function inCircle(degrees: number): number | null {
+  return degrees >= 0 && degrees <= 360 ? degrees : null;
 }
 
 function inDegrees(degrees: number): number | null {

@@ -6,31 +6,31 @@ import {
   PostgresIntrospector,
   PostgresQueryCompiler,
   sql,
+  type Compilable,
   type ExpressionBuilder,
   type OnConflictDatabase,
   type OnConflictTables,
+  type RawBuilder,
 } from "kysely";
-import pg from "pg";
-import { InvalidInputError } from "../platform/errors";
 import { fileFlagColumn, type ArchiveFileName, type FileFlagColumn } from "../names/fileName";
 import {
   FILE_FLAG_COLUMNS,
   HEADER_COLUMNS,
-  IDENTITY_COLUMNS,
-  IMAGE_COLUMNS,
   type Database,
   type ImageHeaderFields,
-  type ImageRow,
 } from "./imagesTable";
 
 /**
  * The `images` table: one row per base filename. Every write is one INSERT … ON CONFLICT statement, so events for an
  * exposure may arrive in any order, any number of times, from any number of connections, and end in the same row:
- * a header never clears a file flag, a file never erases header fields, and site and data_type come from the name.
+ * a header never clears a file flag, a file never erases header fields, and site comes from the name. The rows are
+ * those the old read API reads too (CONTRACTS.md): every insert sets all four file flags and both dates, a file's
+ * write dates a row that has no header by the earliest arrival, DATE-OBS replaces that, and data_type is the last
+ * writer's.
  */
 
 // Building and compiling a write costs ~70 µs, a large share of one event; the writes are compiled once, with a
-// compile-only Kysely, from the column lists, and run with each event's parameters in the same column order.
+// compile-only Kysely, from the column lists, and run with each event's values bound to the named parameters.
 const compiler = new Kysely<Database>({
   dialect: {
     createAdapter: () => new PostgresAdapter(),
@@ -41,86 +41,154 @@ const compiler = new Kysely<Database>({
 });
 
 type Identity = Pick<ArchiveFileName, "baseFilename" | "site" | "dataType">;
+const IDENTITY_SLOTS = ["base_filename", "site", "data_type"] as const;
+const HEADER_SLOTS = [...IDENTITY_SLOTS, ...HEADER_COLUMNS, "arrived_at"] as const;
+const FILE_SLOTS = [...IDENTITY_SLOTS, "arrived_at", "reduction"] as const;
+type Slot = (typeof HEADER_SLOTS)[number] | (typeof FILE_SLOTS)[number];
 
-const identityParameters = (file: Identity): unknown[] => [file.baseFilename, file.site, file.dataType];
-const headerParameters = (file: Identity, fields: ImageHeaderFields): unknown[] => [
-  ...identityParameters(file),
-  ...HEADER_COLUMNS.map((column) => fields[column]),
-];
+/** A statement compiled once, and the name of the value each of its parameters takes, in order. */
+interface Write<S extends Slot> {
+  readonly sql: string;
+  readonly slots: readonly S[];
+}
 
-/** Placeholder values for compiling: one per listed column, in list order (kysely binds values in key order). */
-const placeholders = (columns: readonly string[], extra: Record<string, unknown> = {}) =>
-  ({ ...Object.fromEntries(columns.map((column) => [column, null])), ...extra }) as never;
+/** A named parameter: compiled as a placeholder whose value is its name, so the compiled order names every slot. */
+const slot = (name: Slot): RawBuilder<unknown> => sql`${name}`;
+const timestampSlot = (name: "capture_date" | "sort_date" | "arrived_at"): RawBuilder<Date> =>
+  sql<Date>`cast(${name} as timestamp)`;
+
+function compileWrite<S extends Slot>(names: readonly S[], query: Compilable): Write<S> {
+  const compiled = query.compile();
+  const known: ReadonlySet<unknown> = new Set(names);
+  const slots = compiled.parameters.filter((name): name is S => known.has(name));
+  if (slots.length !== compiled.parameters.length) throw new Error(`a write has a parameter outside ${names.join(", ")}`);
+  return { sql: compiled.sql, slots };
+}
+
+async function run<S extends Slot>(db: Kysely<Database>, write: Write<S>, values: Readonly<Record<S, unknown>>): Promise<void> {
+  await db.executeQuery(CompiledQuery.raw(write.sql, write.slots.map((name) => values[name])));
+}
 
 type Excluded = ExpressionBuilder<OnConflictDatabase<Database, "images">, OnConflictTables<"images">>;
-/** site and data_type come from the name: the first writer's stay. */
-const keepIdentity = (eb: Excluded) => ({
+const DATE_COLUMNS = ["capture_date", "sort_date"] as const;
+type DateColumn = (typeof DATE_COLUMNS)[number];
+const isDateColumn = (column: string): column is DateColumn => (DATE_COLUMNS as readonly string[]).includes(column);
+
+const identityValues = { base_filename: slot("base_filename"), site: slot("site"), data_type: slot("data_type") };
+/** The first writer's site stays (it comes from the name); data_type is the newest file's. */
+const identityUpdates = (eb: Excluded) => ({
   site: eb.fn.coalesce("images.site", "excluded.site"),
-  data_type: eb.fn.coalesce("images.data_type", "excluded.data_type"),
+  data_type: eb.ref("excluded.data_type"),
 });
+/** Every insert writes all four flags (production's columns are nullable without a default). */
+const flagValues = (set: FileFlagColumn | null) =>
+  Object.fromEntries(FILE_FLAG_COLUMNS.map((flag) => [flag, flag === set ? sql<boolean>`true` : sql<boolean>`false`]));
+/** An update sets its own flag and leaves the others as they are, a NULL (the old service's) made false. */
+const flagUpdates = (set: FileFlagColumn | null) =>
+  Object.fromEntries(
+    FILE_FLAG_COLUMNS.map((flag) => [flag, flag === set ? sql<boolean>`true` : sql<boolean>`coalesce(${sql.ref(`images.${flag}`)}, false)`]),
+  );
 
-const upsertHeader = compiler
-  .insertInto("images")
-  .values(placeholders([...IDENTITY_COLUMNS, ...HEADER_COLUMNS]))
-  .onConflict((conflict) =>
-    conflict.column("base_filename").doUpdateSet((eb) => ({
-      ...keepIdentity(eb),
-      ...Object.fromEntries(HEADER_COLUMNS.map((column) => [column, eb.ref(`excluded.${column}`)])),
-    })),
-  )
-  .compile().sql;
-
-const ensureRow = compiler
-  .insertInto("images")
-  .values(placeholders(IDENTITY_COLUMNS))
-  .onConflict((conflict) => conflict.column("base_filename").doNothing())
-  .compile().sql;
-
-function upsertFlagStatement(flag: FileFlagColumn): string {
-  return compiler
+// A header's DATE-OBS replaces the row's dates; without one the row keeps its dates, or gets the arrival time.
+const upsertHeader = compileWrite(
+  HEADER_SLOTS,
+  compiler
     .insertInto("images")
-    .values(placeholders(IDENTITY_COLUMNS, { [flag]: true }))
+    .values({
+      ...identityValues,
+      ...Object.fromEntries(
+        HEADER_COLUMNS.map((column) => [
+          column,
+          isDateColumn(column) ? sql`coalesce(${timestampSlot(column)}, ${timestampSlot("arrived_at")})` : slot(column),
+        ]),
+      ),
+      ...flagValues(null),
+    } as never)
     .onConflict((conflict) =>
-      conflict.column("base_filename").doUpdateSet((eb) => ({ ...keepIdentity(eb), [flag]: sql<boolean>`true` })),
-    )
-    .compile().sql;
-}
+      conflict.column("base_filename").doUpdateSet((eb) => ({
+        ...identityUpdates(eb),
+        ...Object.fromEntries(
+          HEADER_COLUMNS.map((column) => [
+            column,
+            isDateColumn(column)
+              ? sql`coalesce(${timestampSlot(column)}, ${sql.ref(`images.${column}`)}, ${sql.ref(`excluded.${column}`)})`
+              : eb.ref(`excluded.${column}`),
+          ]),
+        ),
+        ...flagUpdates(null),
+      })),
+    ),
+);
+
+/**
+ * A file dates a row without a header by the earliest arrival among its files (the same whatever order they are
+ * processed in); once a header is stored, its DATE-OBS, or the date the row had, stays.
+ */
+const fileDateUpdates = Object.fromEntries(
+  DATE_COLUMNS.map((column) => {
+    const [current, arriving] = [sql.ref(`images.${column}`), sql.ref(`excluded.${column}`)];
+    return [column, sql<Date>`CASE WHEN images.header IS NULL THEN least(${current}, ${arriving}) ELSE coalesce(${current}, ${arriving}) END`];
+  }),
+);
 
 // A medium jpg also records its reduction; when both 10 and 13 arrive, 10 (the usual name) is the one linked.
-const upsertMediumJpg = compiler
-  .insertInto("images")
-  .values(placeholders(IDENTITY_COLUMNS, { jpg_medium_exists: true, jpg_medium_reduction: "" }))
-  .onConflict((conflict) =>
-    conflict.column("base_filename").doUpdateSet((eb) => ({
-      ...keepIdentity(eb),
-      jpg_medium_exists: sql<boolean>`true`,
-      jpg_medium_reduction: sql<string>`least(images.jpg_medium_reduction, excluded.jpg_medium_reduction)`,
-    })),
-  )
-  .compile().sql;
-
-const upsertFlag = Object.fromEntries(FILE_FLAG_COLUMNS.map((flag) => [flag, upsertFlagStatement(flag)])) as Readonly<
-  Record<FileFlagColumn, string>
->;
-
-/** Stores a header's fields, overwriting earlier header fields; file flags are left as they are. */
-export async function recordHeader(db: Kysely<Database>, file: ArchiveFileName, fields: ImageHeaderFields): Promise<void> {
-  await db.executeQuery(CompiledQuery.raw(upsertHeader, headerParameters(file, fields)));
+function upsertFileStatement(flag: FileFlagColumn | null): Write<(typeof FILE_SLOTS)[number]> {
+  const medium = flag === "jpg_medium_exists";
+  return compileWrite(
+    FILE_SLOTS,
+    compiler
+      .insertInto("images")
+      .values({
+        ...identityValues,
+        ...Object.fromEntries(DATE_COLUMNS.map((column) => [column, timestampSlot("arrived_at")])),
+        ...flagValues(flag),
+        ...(medium ? { jpg_medium_reduction: slot("reduction") } : {}),
+      } as never)
+      .onConflict((conflict) =>
+        conflict.column("base_filename").doUpdateSet((eb) => ({
+          ...identityUpdates(eb),
+          ...fileDateUpdates,
+          ...flagUpdates(flag),
+          ...(medium
+            ? { jpg_medium_reduction: sql<string>`least(images.jpg_medium_reduction, excluded.jpg_medium_reduction)` }
+            : {}),
+        })),
+      ),
+  );
 }
 
-/** Records that a file of the exposure exists (its flag column set); a file that sets no flag only ensures the row. */
+const upsertFile = new Map([null, ...FILE_FLAG_COLUMNS].map((flag) => [flag, upsertFileStatement(flag)]));
+
+function identityOf(file: Identity): Record<"base_filename" | "site" | "data_type", string> {
+  return { base_filename: file.baseFilename, site: file.site, data_type: file.dataType };
+}
+
+/**
+ * Stores a header's fields, overwriting earlier header fields; file flags are left as they are. `arrivedAt` (the
+ * file's arrival, or the upload request's time) dates a new row whose header has no DATE-OBS; it defaults to now, as
+ * the replaced service's insert time did.
+ */
+export async function recordHeader(
+  db: Kysely<Database>,
+  file: Identity,
+  fields: ImageHeaderFields,
+  arrivedAt: Date = new Date(),
+): Promise<void> {
+  await run(db, upsertHeader, { ...identityOf(file), ...fields, header_json: fields.header_json ?? null, arrived_at: arrivedAt });
+}
+
+/**
+ * Records that a file of the exposure exists (its flag column set; a file that sets no flag still makes it the newest
+ * file and dates a new row). `arrivedAt` is the file's arrival (the S3 event time); it defaults to now.
+ */
 export async function recordFile(
   db: Kysely<Database>,
   file: Pick<ArchiveFileName, "baseFilename" | "site" | "dataType" | "extension" | "reduction">,
+  arrivedAt: Date = new Date(),
 ): Promise<void> {
-  const flag = fileFlagColumn(file);
-  const [statement, parameters] =
-    flag === null
-      ? [ensureRow, identityParameters(file)]
-      : flag === "jpg_medium_exists"
-        ? [upsertMediumJpg, [...identityParameters(file), true, file.reduction]]
-        : [upsertFlag[flag], [...identityParameters(file), true]];
-  await db.executeQuery(CompiledQuery.raw(statement, parameters));
+  const write = upsertFile.get(fileFlagColumn(file));
+  if (write === undefined) throw new Error(`no write compiled for ${file.baseFilename}'s flag`);
+  await run(db, write, { ...identityOf(file), arrived_at: arrivedAt, reduction: file.reduction });
 }
 
 /** Deletes an exposure's row; true when there was one. */
@@ -138,59 +206,4 @@ export async function hasHeader(db: Kysely<Database>, baseFilename: string): Pro
     .where("header", "is not", null)
     .executeTakeFirst();
   return row !== undefined;
-}
-
-/** A site's newest exposures that have a medium jpg to show, newest sort_date first (undated ones last). */
-export async function latestImages(db: Kysely<Database>, site: string, limit: number): Promise<ImageRow[]> {
-  return db
-    .selectFrom("images")
-    .select(IMAGE_COLUMNS)
-    .where("site", "=", site)
-    .where("jpg_medium_exists", "=", true)
-    .orderBy(sql`sort_date DESC NULLS LAST`)
-    .orderBy("image_id", "desc")
-    .limit(limit)
-    .execute();
-}
-
-export async function findImage(db: Kysely<Database>, baseFilename: string): Promise<ImageRow | undefined> {
-  return db.selectFrom("images").select(IMAGE_COLUMNS).where("base_filename", "=", baseFilename).executeTakeFirst();
-}
-
-/** The exposure's header as the JSON string it was stored as; undefined when there is no row or no header yet. */
-export async function findHeader(db: Kysely<Database>, baseFilename: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom("images")
-    .select("header")
-    .where("base_filename", "=", baseFilename)
-    .executeTakeFirst();
-  return row?.header ?? undefined;
-}
-
-const INVALID_JSONPATH = new Set(["42601", "22P02", "2203A", "22038"]);
-
-/**
- * Exposures whose header matches a jsonpath predicate, e.g. `$.FILTER == "ha" && $.EXPTIME > 60`, newest first;
- * answered from the GIN index on header_json. A predicate Postgres cannot parse is an InvalidInputError.
- */
-export async function imagesMatchingHeader(
-  db: Kysely<Database>,
-  predicate: string,
-  limit: number,
-): Promise<ImageRow[]> {
-  try {
-    return await db
-      .selectFrom("images")
-      .select(IMAGE_COLUMNS)
-      .where(sql<boolean>`header_json @@ ${predicate}::jsonpath`)
-      .orderBy(sql`sort_date DESC NULLS LAST`)
-      .orderBy("image_id", "desc")
-      .limit(limit)
-      .execute();
-  } catch (error) {
-    if (error instanceof pg.DatabaseError && error.code !== undefined && INVALID_JSONPATH.has(error.code)) {
-      throw new InvalidInputError(`not a header query: ${error.message}`, "query");
-    }
-    throw error;
-  }
 }

@@ -12,14 +12,14 @@ import { storeThumbnailOf } from "./thumbnails";
  */
 export const exposurePipeline: ObjectPipeline<ArchiveContext> = {
   directory: "data",
-  async store(ctx, file) {
+  async store(ctx, file, arrivedAt) {
     const { db } = ctx;
     if (file.extension === "txt" && isHeaderFile(file)) {
-      await recordHeader(db, file, imageFieldsFromHeader(await readObjectHeader(ctx, file)));
+      await recordHeader(db, file, imageFieldsFromHeader(await readObjectHeader(ctx, file)), arrivedAt);
     } else {
-      await recordFile(db, file);
+      await recordFile(db, file, arrivedAt);
       if (isHeaderFile(file) && !(await hasHeader(db, file.baseFilename))) {
-        await recordHeader(db, file, imageFieldsFromHeader(await readObjectHeader(ctx, file)));
+        await recordHeader(db, file, imageFieldsFromHeader(await readObjectHeader(ctx, file)), arrivedAt);
       }
       if (file.extension === "jpg") await storeThumbnailOf(ctx, file);
     }

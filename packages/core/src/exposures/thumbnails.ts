@@ -3,10 +3,7 @@ import type { AwsContext } from "../platform/context";
 import { InvalidInputError } from "../platform/errors";
 import { MetricUnit } from "../platform/logger";
 import { getObjectBytes, putObject } from "../platform/s3";
-
-// sharp's native library costs ~80 ms to load: only functions that make a thumbnail pay it, on their first jpg.
-let sharpModule: Promise<typeof import("sharp")> | undefined;
-const loadSharp = async () => (await (sharpModule ??= import("sharp"))).default;
+import { loadSharp } from "../platform/sharp";
 
 /**
  * A thumbnail of a jpg, `height` pixels high with the aspect kept, made in memory. Resizing by height lets libjpeg

@@ -35,7 +35,7 @@ async function readCompressedImageHeader(reader: HduReader, primary: FitsHeader)
 }
 
 /** Bytes of data after a header, padded to whole blocks (FITS standard 4.4.1). */
-function dataLength(header: FitsHeader): number {
+export function dataLength(header: FitsHeader): number {
   const { BITPIX: bitpix, NAXIS: axes, PCOUNT: pcount = 0, GCOUNT: gcount = 1 } = header.cards;
   if (typeof bitpix !== "number" || typeof axes !== "number" || axes <= 0) return 0;
   let elements = 1;

@@ -45,7 +45,7 @@ const TABLE_KEYWORDS = new Set([
 const INDEXED_TABLE_KEYWORD =
   /^(?:NAXIS|TTYPE|TFORM|TUNIT|TDIM|TSCAL|TZERO|TNULL|TDISP|TLMIN|TLMAX|TDMIN|TDMAX|ZNAXIS|ZTILE|ZNAME|ZVAL)\d+$/;
 
-function isTableKeyword(keyword: string, value: FitsValue): boolean {
+export function isTableKeyword(keyword: string, value: FitsValue): boolean {
   if (TABLE_KEYWORDS.has(keyword) || INDEXED_TABLE_KEYWORD.test(keyword)) return true;
   // astropy drops the table's default name, which names the container rather than the image
   return keyword === "EXTNAME" && value === "COMPRESSED_IMAGE";

@@ -41,7 +41,10 @@ export const configSchema = z.object({
 
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   UPLOAD_URL_EXPIRES_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
-  DOWNLOAD_URL_EXPIRES_SECONDS: z.coerce.number().int().min(10).max(604800).default(3600),
+  /** Links the read API returns (jpgs of exposures and info images): 7 days, as the frontend caches them. */
+  IMAGE_URL_EXPIRES_SECONDS: z.coerce.number().int().min(10).max(604800).default(604800),
+  /** Links POST /download and /downloadzip answer: 5 days. */
+  DOWNLOAD_URL_EXPIRES_SECONDS: z.coerce.number().int().min(10).max(604800).default(432000),
   ALLOW_ANONYMOUS_UPLOADS: booleanFlag.default("false"),
 
   /** Structured logs and metrics: the service they are filed under. */

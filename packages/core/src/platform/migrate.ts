@@ -3,6 +3,7 @@ import * as legacyImages from "./migrations/2025_01_01_0000_legacy_images";
 import * as uniqueBaseFilename from "./migrations/2025_01_02_0000_unique_base_filename";
 import * as headerJson from "./migrations/2025_01_03_0000_header_json";
 import * as jpgMediumReduction from "./migrations/2025_02_01_0000_jpg_medium_reduction";
+import * as contractRows from "./migrations/2025_03_01_0000_contract_rows";
 import { ArchiveError } from "./errors";
 import type { Logger } from "./logger";
 
@@ -12,6 +13,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "2025_01_02_0000_unique_base_filename": uniqueBaseFilename,
   "2025_01_03_0000_header_json": headerJson,
   "2025_02_01_0000_jpg_medium_reduction": jpgMediumReduction,
+  "2025_03_01_0000_contract_rows": contractRows,
 };
 
 export type MigrationName = keyof typeof migrations;

@@ -31,11 +31,15 @@ export async function presignUpload(ctx: PresignContext, key: string): Promise<P
   }
 }
 
+/** Which kind of link: a read API's image link or a download's; each has its lifetime in the config. */
+export type LinkKind = "image" | "download";
+
 /** A presigned GET for one object key; it is computed locally and does not check that the object exists. */
-export async function presignDownload(ctx: PresignContext, key: string): Promise<string> {
+export async function presignDownload(ctx: PresignContext, key: string, kind: LinkKind): Promise<string> {
+  const { config } = ctx;
   try {
-    return await getSignedUrl(ctx.s3Public, new GetObjectCommand({ Bucket: ctx.config.BUCKET_NAME, Key: key }), {
-      expiresIn: ctx.config.DOWNLOAD_URL_EXPIRES_SECONDS,
+    return await getSignedUrl(ctx.s3Public, new GetObjectCommand({ Bucket: config.BUCKET_NAME, Key: key }), {
+      expiresIn: kind === "image" ? config.IMAGE_URL_EXPIRES_SECONDS : config.DOWNLOAD_URL_EXPIRES_SECONDS,
     });
   } catch (error) {
     throw new TransientError(`could not presign a download of ${key}`, { cause: error });

@@ -10,7 +10,7 @@ const state = {
 
 async function getJson(path) {
   const response = await fetch(path, { cache: "no-store" });
-  if (response.status === 404) return undefined;
+  if (response.status === 404 || response.status === 204) return undefined;
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return response.json();
 }
@@ -102,13 +102,13 @@ async function loadChannels() {
     ...channels.map((info, index) => {
       const label = element("div", { class: "label", text: `Channel ${index + 1}` });
       if (!info) return element("div", { class: "channel" }, [element("div", {}, [label, element("div", { class: "muted", text: "empty" })])]);
-      const src = info.jpg_thumbnail_url || info.jpg_url;
+      const src = info.jpg_small_url || info.jpg_url;
       return element("div", { class: "channel filled", "data-base": info.base_filename }, [
         ...(src ? [element("img", { src, alt: `info image ${info.base_filename}` })] : []),
         element("div", {}, [
           label,
           element("div", { class: "name muted", text: info.base_filename }),
-          element("div", { class: "muted", text: `expires ${utc(info.expires_at)}` }),
+          element("div", { class: "muted", text: `expires ${utc(info.expires_at * 1000)}` }),
         ]),
       ]);
     }),

@@ -2,13 +2,13 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 /**
- * bzip2 compression for demo fits files (and the test and bench fixtures): libbzip2 1.0.8 compiled to WebAssembly,
+ * bzip2 compression for downloads (TIFF), demo fits files, and the test and bench fixtures: libbzip2 1.0.8 compiled to WebAssembly,
  * as the bzip2-wasm package ships it (bzip2 licence, BSD-style). No native build, no `bzip2` binary.
  *
  * The package's own JavaScript wrapper needs an async init(), sets globalThis.require and globalThis.__dirname, and
  * adds process-wide uncaughtException and unhandledRejection listeners that rethrow. So its bzip2.wasm is instantiated
  * here, synchronously, with the six host functions it imports, and BZ2_bzBuffToBuffCompress is called as libbzip2
- * documents it. The export and import names are those of bzip2-wasm 1.0.1, pinned exactly in packages/cli/package.json.
+ * documents it. The export and import names are those of bzip2-wasm 1.0.1, pinned exactly in packages/core/package.json.
  */
 
 type WasmFunction = (...args: number[]) => number;
