@@ -71,6 +71,8 @@ describe("the dashboard", () => {
         " return image !== null && image.complete && image.naturalWidth > 0; })()",
     );
     await page.locator("#uploads td.file", { hasText: `${base}-EX10.jpg` }).waitFor({ timeout: 15_000 });
+    // The night view (the frontend's /filtered_images call for the site's last night) shows it too.
+    await page.locator(`.night-exposure[data-base="${base}"]`).waitFor({ timeout: 15_000 });
     await mkdir(join(repoRoot, "test-results"), { recursive: true });
     const screenshot = join(repoRoot, "test-results", "dashboard.png");
     await page.screenshot({ path: screenshot, fullPage: true });
@@ -78,6 +80,7 @@ describe("the dashboard", () => {
     expect(await page.evaluate('"samePage" in window')).toBe(true);
     expect(await page.locator(".exposure").count()).toBe(exposuresBefore + 1);
     expect(await page.locator(".channel.filled").count()).toBe(1);
+    expect(await page.locator(".night-exposure").count()).toBe(exposuresBefore + 1);
     expect((await readFile(screenshot)).subarray(1, 4).toString()).toBe("PNG");
   });
 });

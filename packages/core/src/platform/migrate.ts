@@ -4,6 +4,7 @@ import * as uniqueBaseFilename from "./migrations/2025_01_02_0000_unique_base_fi
 import * as headerJson from "./migrations/2025_01_03_0000_header_json";
 import * as jpgMediumReduction from "./migrations/2025_02_01_0000_jpg_medium_reduction";
 import * as contractRows from "./migrations/2025_03_01_0000_contract_rows";
+import * as readIndexes from "./migrations/2025_03_02_0000_read_indexes";
 import { ArchiveError } from "./errors";
 import type { Logger } from "./logger";
 
@@ -14,6 +15,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "2025_01_03_0000_header_json": headerJson,
   "2025_02_01_0000_jpg_medium_reduction": jpgMediumReduction,
   "2025_03_01_0000_contract_rows": contractRows,
+  "2025_03_02_0000_read_indexes": readIndexes,
 };
 
 export type MigrationName = keyof typeof migrations;

@@ -75,7 +75,8 @@ function exposureCard(image, fresh) {
       row("time", utc(image.capture_date)),
       row("filter", image.filter_used ?? "—"),
       row("exposure", image.exposure_time === null ? "—" : `${image.exposure_time} s`),
-      row("RA", sexagesimal(image.right_ascension, false)),
+      // The package holds degrees; observers read RA in hours.
+      row("RA", sexagesimal(image.right_ascension === null ? null : image.right_ascension / 15, false)),
       row("Dec", sexagesimal(image.declination, true)),
     ]),
   ]);
@@ -92,6 +93,45 @@ async function loadExposures() {
   state.known = new Set(images.map((image) => image.base_filename + image.jpg_small_exists));
   $("exposures-empty").hidden = images.length > 0;
   $("latest-count").textContent = images.length ? `(${images.length})` : "";
+}
+
+/** The observing night of a moment: noon to noon UTC around it, as `YYYY-MM-DD HH:mm:ss` the frontend sends. */
+function nightAround(ms) {
+  const noon = new Date(ms);
+  if (noon.getUTCHours() < 12) noon.setUTCDate(noon.getUTCDate() - 1);
+  noon.setUTCHours(12, 0, 0, 0);
+  const end = new Date(noon.getTime() + 86_400_000 - 1000);
+  return { start: utc(noon.getTime()), end: utc(end.getTime()) };
+}
+
+function stackLabel(image) {
+  return /^\d+$/.test(image.SMARTSTK) ? `smart stack ${image.SMARTSTK}, step ${image.SSTKNUM}` : "";
+}
+
+/** The site's last night as the frontend's night view reads it: /filtered_images, smart stacks collapsed. */
+async function loadNight() {
+  const site = state.site;
+  const newest = ((await getJson(`/${encodeURIComponent(site)}/latest_images/1`)) ?? [])[0];
+  if (site !== state.site) return;
+  if (!newest) {
+    $("night").replaceChildren();
+    $("night-range").textContent = "";
+    return;
+  }
+  const night = nightAround(newest.capture_date);
+  const query = new URLSearchParams({ site, start_date: night.start, end_date: night.end });
+  const images = (await getJson(`/filtered_images?${query}`)) ?? [];
+  if (site !== state.site) return;
+  const stacks = images.filter((image) => stackLabel(image) !== "").length;
+  $("night-range").textContent = `${night.start} – ${night.end} UTC · ${images.length} exposures${stacks ? `, ${stacks} smart stacks shown at their last step` : ""}`;
+  $("night").replaceChildren(
+    ...images.map((image) =>
+      element("figure", { class: "night-exposure", "data-base": image.base_filename, title: image.base_filename }, [
+        element("img", { src: image.jpg_thumbnail_url || image.jpg_url, alt: `night exposure ${image.base_filename}`, loading: "lazy" }),
+        element("figcaption", { text: [utc(image.capture_date).slice(11), image.filter_used ?? "", stackLabel(image)].filter(Boolean).join(" · ") }),
+      ]),
+    ),
+  );
 }
 
 async function loadChannels() {
@@ -144,7 +184,7 @@ function report(error) {
 }
 
 function refreshAll() {
-  return Promise.all([loadExposures(), loadChannels(), loadUploads()]).catch(report);
+  return Promise.all([loadExposures(), loadNight(), loadChannels(), loadUploads()]).catch(report);
 }
 
 // Several files of one exposure arrive together; one refresh per burst is enough.
@@ -154,7 +194,7 @@ function refreshSoon(notice) {
   pending = setTimeout(() => {
     const work = [loadUploads()];
     if (notice.data?.s3_directory === "info-images") work.push(loadChannels());
-    else work.push(loadExposures());
+    else work.push(loadExposures(), loadNight());
     Promise.all(work).catch(report);
   }, 250);
 }
