@@ -101,6 +101,7 @@ describe("migrating the production images table", () => {
       "images_base_filename_key",
       "images_header_json_idx",
       "images_pkey",
+      "images_site_capture_date_idx",
       "images_site_sort_date_idx",
     ]);
   });
