@@ -1,3 +1,4 @@
+import { get as httpGet } from "node:http";
 import { createServer, type Server } from "node:net";
 import { QueryCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -103,6 +104,21 @@ describe("the local archive", () => {
     expect(preflight.headers.get("access-control-allow-headers")).toContain("authorization");
     expect(read.status).toBe(200);
     expect(read.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
+  it("routes the path as sent: an encoded .. is a JSON 400, never the dashboard", async () => {
+    // Sent as written: fetch() would normalise the path before it leaves, as browsers do, curl --path-as-is does not.
+    const rawGet = (path: string) =>
+      new Promise<{ status: number; type: string }>((resolve, reject) => {
+        const outgoing = httpGet({ host: "127.0.0.1", port: archive.ports.api, path }, (incoming) => {
+          incoming.resume();
+          resolve({ status: incoming.statusCode ?? 0, type: String(incoming.headers["content-type"]) });
+        });
+        outgoing.on("error", reject);
+      });
+    for (const path of ["/image/%2e%2e", "/fitsheader/%2e%2e"]) {
+      expect(await rawGet(path), path).toEqual({ status: 400, type: "application/json" });
+    }
   });
 
   it("serves the uploaded exposure through the same read routes as AWS", async () => {

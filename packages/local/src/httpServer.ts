@@ -63,10 +63,12 @@ function sendJson(response: ServerResponse, status: number, value: unknown): voi
 
 async function answer(request: IncomingMessage, response: ServerResponse, options: LocalHttpOptions): Promise<void> {
   const url = new URL(request.url ?? "/", "http://localhost");
+  // The path as sent, as API Gateway's rawPath is: URL parsing would resolve "/image/%2e%2e" to "/" (the dashboard).
+  const rawPath = (request.url ?? "/").split("?")[0] ?? "/";
   const method = (request.method ?? "GET").toUpperCase();
-  if (method === "GET" && url.pathname === "/health") return sendJson(response, 200, options.health());
-  if (method === "GET" && url.pathname === "/dlq") return sendJson(response, 200, options.deadLetters());
-  const asset = method === "GET" ? DASHBOARD_FILES[url.pathname] : undefined;
+  if (method === "GET" && rawPath === "/health") return sendJson(response, 200, options.health());
+  if (method === "GET" && rawPath === "/dlq") return sendJson(response, 200, options.deadLetters());
+  const asset = method === "GET" ? DASHBOARD_FILES[rawPath] : undefined;
   if (asset) {
     response.writeHead(200, { "content-type": asset.type, "cache-control": "no-cache" });
     response.end(await readFile(`${dashboardDirectory}${asset.file}`));
@@ -88,7 +90,7 @@ async function answer(request: IncomingMessage, response: ServerResponse, option
   }
   const apiRequest: ApiRequest = {
     method,
-    path: url.pathname,
+    path: rawPath,
     query: Object.fromEntries(url.searchParams.entries()),
     headers: headersOf(request),
     body: body === "" ? undefined : body,

@@ -74,6 +74,9 @@ export async function handleApiRequest<C extends AwsContext>(
     if (matched === "method_not_allowed") {
       throw new ArchiveError(`${request.method} is not allowed on ${request.path}`, "method_not_allowed", false, 405);
     }
+    if (matched.route.method === "POST" && !isJson(request.headers["content-type"])) {
+      throw new ArchiveError("the body must be JSON (content-type: application/json)", "unsupported_media_type", false, 415);
+    }
     const handler = handlers[routeKey(matched.route)];
     if (handler === undefined) throw new NotFoundError(`no route ${request.method} ${request.path} in this function`);
     const params = Object.fromEntries(
@@ -84,6 +87,11 @@ export async function handleApiRequest<C extends AwsContext>(
   } catch (error) {
     return errorResponse(ctx, error, request.requestId);
   }
+}
+
+/** application/json, with or without parameters (`; charset=utf-8`). */
+function isJson(contentType: string | undefined): boolean {
+  return /^application\/json\s*(;|$)/i.test(contentType ?? "");
 }
 
 /** A route parameter the route table promises; its absence is a fault of the table, reported as bad input. */
