@@ -1,7 +1,7 @@
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { objectRefsFromMessageBody } from "@archive/core/deliveries/s3Events";
-import { createDispatcher, type SqsHandler } from "@archive/local/dispatcher";
+import { createDispatcher, LOCAL_RETRY, retryDelay, type SqsHandler } from "@archive/local/dispatcher";
 import { s3EventRecord } from "@archive/local/lambdaEvents";
 
 // The dispatcher stands in for S3 → SQS → Lambda: its batches must read like the real ones, and failures must be
@@ -84,13 +84,14 @@ describe("the local dispatcher", () => {
     expect(dispatcher.stats()[0]).toMatchObject({ delivered: 1, retried: 1, deadLettered: 0 });
   });
 
-  it("moves a record that keeps failing to the dead-letter list after three receives, naming its key", async () => {
+  it("moves a record that keeps failing to the dead-letter list after its last receive, naming its key", async () => {
     const queue = recorder(() => {
       throw new Error("database unavailable");
     });
     const dispatcher = createDispatcher({
       region: "us-east-1",
       retryDelayMs: 10,
+      maxReceiveCount: 3,
       queues: [{ name: "q", prefix: "data/", functionName: "f", handler: queue.handler }],
     });
 
@@ -102,5 +103,15 @@ describe("the local dispatcher", () => {
     expect(dispatcher.deadLetters()).toMatchObject([
       { queue: "q", receiveCount: 3, keys: ["data/tst-cam1-20240101-00000004-EX10 x.jpg"], reason: "handler threw Error: database unavailable" },
     ]);
+  });
+
+  it("retries with exponential backoff, so its default budget outlasts a five-minute outage", () => {
+    const delays = Array.from({ length: LOCAL_RETRY.maxReceiveCount - 1 }, (_, index) =>
+      retryDelay(index + 1, LOCAL_RETRY.retryDelayMs, LOCAL_RETRY.maxRetryDelayMs),
+    );
+
+    expect(delays.slice(0, 4)).toEqual([1000, 2000, 4000, 8000]);
+    expect(Math.max(...delays)).toBe(LOCAL_RETRY.maxRetryDelayMs);
+    expect(delays.reduce((sum, delay) => sum + delay, 0)).toBeGreaterThan(5 * 60_000);
   });
 });

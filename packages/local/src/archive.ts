@@ -38,7 +38,7 @@ export interface LocalArchiveOptions {
   databaseUrl?: string;
   /** How often TTL is emulated (expiration sweep and TTL deletions). */
   ttlIntervalMs?: number;
-  /** Delay before a failed message is delivered again (multiplied by its receive count). */
+  /** Delay before a failed message is delivered again the first time (it doubles after each receive). */
   retryDelayMs?: number;
   /** Execution environments (child processes) the ingest handlers run in, each one invocation at a time. */
   functionConcurrency?: number;
@@ -176,7 +176,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
 
     const dispatcher = createDispatcher({
       region: REGION,
-      retryDelayMs: options.retryDelayMs ?? 1000,
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
       // Each queue may fill every environment; the pool holds the excess until one is free.
       concurrency: functionConcurrency,
       queues: INGEST_ROUTES.map((route) => ({

@@ -52,8 +52,22 @@ export interface DispatcherOptions {
   batchWindowMs?: number;
   /** Receives before a message is dead-lettered (the redrive policy's maxReceiveCount). */
   maxReceiveCount?: number;
-  /** Delay before a failed message is visible again; multiplied by its receive count. */
+  /** Delay before a failed message is visible again after its first receive; it doubles with each receive. */
   retryDelayMs?: number;
+  /** The longest delay between two receives. */
+  maxRetryDelayMs?: number;
+}
+
+/**
+ * The local retry budget: like SQS's visibility timeout, a failed message waits before its next receive, doubling
+ * from 1 s up to a minute, 12 receives in all: about 6 minutes of a database (or S3, DynamoDB) outage dead-letter
+ * nothing valid. Bad input is acknowledged by the handlers and never retried.
+ */
+export const LOCAL_RETRY = { maxReceiveCount: 12, retryDelayMs: 1000, maxRetryDelayMs: 60_000 } as const;
+
+/** The wait before receive n + 1 of a message received n times. */
+export function retryDelay(receiveCount: number, retryDelayMs: number, maxRetryDelayMs: number): number {
+  return Math.min(retryDelayMs * 2 ** Math.max(receiveCount - 1, 0), maxRetryDelayMs);
 }
 
 interface Waiting {
@@ -186,7 +200,8 @@ class LocalQueue {
         });
       } else {
         this.retried += 1;
-        this.waiting.push({ message, visibleAt: Date.now() + this.options.retryDelayMs * message.receiveCount });
+        const delay = retryDelay(message.receiveCount, this.options.retryDelayMs, this.options.maxRetryDelayMs);
+        this.waiting.push({ message, visibleAt: Date.now() + delay });
       }
     }
   }
@@ -233,8 +248,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     batchSize: options.batchSize ?? 5,
     concurrency: options.concurrency ?? 4,
     batchWindowMs: options.batchWindowMs ?? 100,
-    maxReceiveCount: options.maxReceiveCount ?? 3,
-    retryDelayMs: options.retryDelayMs ?? 1000,
+    maxReceiveCount: options.maxReceiveCount ?? LOCAL_RETRY.maxReceiveCount,
+    retryDelayMs: options.retryDelayMs ?? LOCAL_RETRY.retryDelayMs,
+    maxRetryDelayMs: options.maxRetryDelayMs ?? LOCAL_RETRY.maxRetryDelayMs,
   };
   const letters: DeadLetter[] = [];
   const queues = options.queues.map(
