@@ -3,6 +3,7 @@ import { downloadRoutes } from "@archive/core/api/downloadRoutes";
 import { handleApiRequest, type ApiRequest } from "@archive/core/api/handleRequest";
 import { readRoutes } from "@archive/core/api/readRoutes";
 import { uploadRoutes } from "@archive/core/api/uploadRoutes";
+import { createDb } from "@archive/core/platform/postgres";
 import { uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
 
 // Requests an attacker (or a broken client) sends: each is a clear 4xx in JSON naming what is wrong, never a 500.
@@ -41,5 +42,26 @@ describe("hostile requests", () => {
     expect((await send(request("GET", "/image/%2e%2e"))).status).toBe(400);
     expect((await send(request("GET", "/fitsheader/%2e%2e/"))).status).toBe(400);
     expect(await send(request("GET", "/%2e%2e/etc/passwd"))).toMatchObject({ status: 404, body: { error: "not_found" } });
+  });
+});
+
+describe("a database that is down", () => {
+  it("makes reads and header uploads answer 503 with Retry-After, never 500", async () => {
+    // Prepare: the same services, a database nobody listens on
+    const anonymous = services.contextWith({ ALLOW_ANONYMOUS_UPLOADS: "true" });
+    const unreachable = { ...anonymous, db: createDb("postgresql://postgres@127.0.0.1:1/archive", { poolSize: 1 }) };
+    const name = `${uniqueBase(uniqueSite())}-EX00.txt`;
+
+    // Act
+    const read = await handleApiRequest(unreachable, routes, request("GET", `/${uniqueSite()}/latest_images/5`));
+    const upload = await handleApiRequest(unreachable, routes, request("POST", "/upload", { object_name: name, header: { OBJECT: "M31" } }));
+    await unreachable.db.destroy();
+
+    // Assess
+    for (const reply of [read, upload]) {
+      expect(reply.status).toBe(503);
+      expect(reply.headers["retry-after"]).toBe("5");
+      expect(JSON.parse(reply.body)).toMatchObject({ error: "unavailable" });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import type { AwsContext } from "../platform/context";
-import { ArchiveError, InvalidInputError, NotFoundError } from "../platform/errors";
+import { ArchiveError, InvalidInputError, isUnavailable, NotFoundError } from "../platform/errors";
 import type { UploadCaller } from "./siteTokens";
 import { decodePathParameter } from "./requests";
 import { matchRoute, routeKey, type RouteKey } from "./routes";
@@ -45,9 +45,13 @@ function jsonResponse(status: number, value: unknown): ApiResponse {
   return { status, headers: { "content-type": "application/json" }, body: JSON.stringify(value) };
 }
 
+/** How long a caller should wait before retrying while a dependency is down. */
+export const RETRY_AFTER_SECONDS = 5;
+
 /**
- * The one error-to-HTTP mapping: an error with status < 500 is shown to the caller (code, message, field);
- * anything else is logged in full and answered with a generic 500 carrying the request id.
+ * The one error-to-HTTP mapping: an error with status < 500 is shown to the caller (code, message, field); a
+ * dependency that is down (the database during a failover) is a 503 with Retry-After; anything else is logged in full
+ * and answered with a generic 500 carrying the request id.
  */
 export function errorResponse(ctx: Pick<AwsContext, "log">, error: unknown, requestId: string): ApiResponse {
   if (error instanceof ArchiveError && error.status < 500) {
@@ -57,6 +61,11 @@ export function errorResponse(ctx: Pick<AwsContext, "log">, error: unknown, requ
       message: error.message,
       ...(error instanceof InvalidInputError ? { field: error.field } : {}),
     });
+  }
+  if (isUnavailable(error)) {
+    ctx.log.warn("a dependency is unavailable", { request_id: requestId, error: error instanceof Error ? error.message : String(error) });
+    const response = jsonResponse(503, { error: "unavailable", message: "the archive is briefly unavailable; retry shortly", request_id: requestId });
+    return { ...response, headers: { ...response.headers, "retry-after": String(RETRY_AFTER_SECONDS) } };
   }
   ctx.log.error("request failed", { request_id: requestId, error: error instanceof Error ? error : String(error) });
   return jsonResponse(500, { error: "internal", request_id: requestId });

@@ -63,3 +63,19 @@ export class TransientError extends ArchiveError {
 export function isRetryable(error: unknown): boolean {
   return error instanceof ArchiveError ? error.retryable : true;
 }
+
+/** Network failures and PostgreSQL's "cannot serve now" states: a dependency is down, not the request wrong. */
+const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "57P01", "57P02", "57P03", "53300"]);
+
+/**
+ * Whether an error means a dependency (Postgres above all) is unreachable: a retry later may pass. Connection
+ * exceptions are SQLSTATE class 08; pg reports a dropped or timed-out connection by message only.
+ */
+export function isUnavailable(error: unknown): boolean {
+  if (error instanceof TransientError) return true;
+  if (!(error instanceof Error)) return false;
+  const code = "code" in error && typeof error.code === "string" ? error.code : "";
+  if (UNAVAILABLE_CODES.has(code) || code.startsWith("08")) return true;
+  if (error instanceof AggregateError) return error.errors.some(isUnavailable);
+  return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(error.message);
+}
