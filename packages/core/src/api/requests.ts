@@ -36,11 +36,17 @@ export const infoChannelSchema = z
   })
   .pipe(z.union([z.literal(1), z.literal(2), z.literal(3)], { errorMap: () => ({ message: "must be 1, 2 or 3" }) }));
 
-/** A FITS header sent as JSON: keyword → scalar value (null for an undefined value); COMMENT / HISTORY as lists. */
 /** Control characters (NUL above all) have no place in a FITS card and would only fail later, in the database. */
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-const headerTextSchema = z.string().refine((text) => !CONTROL_CHARACTERS.test(text), "must not contain control characters");
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+const headerTextSchema = z.string().refine((text) => !hasControlCharacter(text), "must not contain control characters");
 
+/** A FITS header sent as JSON: keyword → scalar value (null for an undefined value); COMMENT / HISTORY as lists. */
 export const headerObjectSchema = z.record(
   z.string().min(1).max(128).pipe(headerTextSchema),
   z.union([headerTextSchema, z.number(), z.boolean(), z.null(), z.array(headerTextSchema)], {
