@@ -23,6 +23,10 @@ async function loadBench(name: BenchName): Promise<Bench> {
       return (await import("./endToEnd")).benchEndToEnd;
     case "coldStart":
       return (await import("./coldStart")).benchColdStart;
+    case "reads":
+      return (await import("./reads")).benchReads;
+    case "conversions":
+      return (await import("./conversions")).benchConversions;
   }
 }
 

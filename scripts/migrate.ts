@@ -4,7 +4,10 @@ import { createDb } from "@archive/core/platform/postgres";
 
 const logger = createLogger({ POWERTOOLS_SERVICE_NAME: "data-archive-migrate" });
 
-/** `npm run migrate [url]`: brings the database at the given URL (default DATABASE_URL) to the latest schema. */
+/**
+ * `npm run migrate [url]`: brings the database at the given URL (default DATABASE_URL) to the latest schema, however
+ * long that takes (the deploy's Lambda runs have 15 minutes each); a run interrupted by anything resumes where it was.
+ */
 async function main(): Promise<number> {
   const url = process.argv[2] ?? process.env.DATABASE_URL;
   if (!url) {

@@ -45,6 +45,9 @@ export function Api({ stack }: StackContext) {
       // A presigned POST carries the signer's rights: only new objects under the ingest prefixes and test/.
       new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("data/", "info-images/", "allsky/", "test/") }),
       tableStatement(tableActions.write, tables.infoImages),
+      // Per site, an anonymous upload is refused once the site has an active token, and counted while it has none.
+      tableStatement(tableActions.read, tables.siteTokens),
+      tableStatement(["dynamodb:UpdateItem"], tables.anonymousUploads),
     ],
   });
 
@@ -98,9 +101,9 @@ export function Api({ stack }: StackContext) {
         function: authorizer,
         responseTypes: ["simple"],
         // Without a required header every request reaches the authorizer, which admits anonymous uploads itself.
-        identitySource: config.allowAnonymousUploads ? [] : ["$request.header.Authorization"],
+        identitySource: config.allowAnonymousUploads === "false" ? ["$request.header.Authorization"] : [],
         // A revoked token stops working within a minute.
-        resultsCacheTtl: config.allowAnonymousUploads ? "0 seconds" : "60 seconds",
+        resultsCacheTtl: config.allowAnonymousUploads === "false" ? "60 seconds" : "0 seconds",
       },
     },
     // CORS is set here, once: API Gateway answers preflights and adds the headers to every response.

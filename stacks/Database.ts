@@ -15,15 +15,21 @@ import {
   DatabaseInstanceEngine,
   PostgresEngineVersion,
 } from "aws-cdk-lib/aws-rds";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Secret, type ISecret } from "aws-cdk-lib/aws-secretsmanager";
-import { Duration, RemovalPolicy } from "aws-cdk-lib/core";
+import { CustomResource, Duration, RemovalPolicy } from "aws-cdk-lib/core";
+import { Provider } from "aws-cdk-lib/custom-resources";
 import type { IDependable } from "constructs";
-import { Script, use, type StackContext } from "sst/constructs";
+import { use, type StackContext } from "sst/constructs";
+import { LATEST_MIGRATION } from "../packages/core/src/platform/migrate";
 import { archiveFunction, type DatabaseAccess } from "./functions";
 import { alarmOnFunction } from "./alarms";
 import { Monitoring } from "./Monitoring";
 import { Storage } from "./Storage";
 import type { DatabaseSetting } from "./stageConfig";
+
+/** CloudFormation's limit for a custom resource; a migration still running then continues on the next deploy. */
+const MIGRATION_TIMEOUT = Duration.hours(1);
 
 const instanceSizes = {
   "t4g.micro": InstanceSize.MICRO,
@@ -126,18 +132,35 @@ export function Database(ctx: StackContext) {
   const { access: database, instance, readiness } =
     setting.kind === "new" ? newDatabase(ctx, setting, config.retainData) : existingDatabase(ctx, setting.secret);
 
+  // At most 15 minutes per invocation; the provider invokes it again until the schema reaches the target.
   const migrate = archiveFunction(stack, "Migrate", {
     handler: "migrate",
     memorySize: 512,
-    timeoutSeconds: 300,
+    timeoutSeconds: 900,
     environment,
     statements: [],
     database,
     connects: true,
     retainLogs: config.retainData,
   });
-  // onCreate and onUpdate: every deploy migrates to latest before the stacks with the new functions update.
-  const migrations = new Script(stack, "Migrations", { onCreate: migrate, onUpdate: migrate });
+  const provider = new Provider(stack, "MigrationsProvider", {
+    onEventHandler: migrate,
+    isCompleteHandler: migrate,
+    queryInterval: Duration.seconds(10),
+    totalTimeout: MIGRATION_TIMEOUT,
+    logGroup: new LogGroup(stack, "MigrationsProviderLogs", {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    }),
+  });
+  // Runs when the newest migration changes (and on create): the stacks with the new functions wait for it. A
+  // rollback asks for the previous target, which is already reached, so it changes nothing.
+  const migrations = new CustomResource(stack, "Migrations", {
+    serviceToken: provider.serviceToken,
+    resourceType: "Custom::ArchiveSchema",
+    properties: { Target: LATEST_MIGRATION },
+    serviceTimeout: MIGRATION_TIMEOUT,
+  });
   for (const dependency of readiness) migrations.node.addDependency(dependency);
   alarmOnFunction(stack, "Migrate", migrate, alarmTopic);
 

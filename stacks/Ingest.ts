@@ -1,9 +1,9 @@
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
-import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import { LambdaFunction, SqsQueue } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq, SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
-import type { Table } from "aws-cdk-lib/aws-dynamodb";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { Bucket, EventType } from "aws-cdk-lib/aws-s3";
 import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
@@ -20,7 +20,10 @@ import { Storage } from "./Storage";
 
 const INGEST_TIMEOUT_SECONDS = 60;
 
-/** S3 → SQS → Lambda for each prefix, the expiration stream and sweep, and their dead-letter queues. */
+/**
+ * S3 → SQS → Lambda for each prefix (through the bucket's notifications or EventBridge rules, as the stage says), the
+ * expiration stream and sweep, and their dead-letter queues.
+ */
 export function Ingest({ stack }: StackContext) {
   const { bucket: storedBucket, tables, datastreamQueue, environment, config } = use(Storage);
   const { database, migrations } = use(Database);
@@ -30,11 +33,35 @@ export function Ingest({ stack }: StackContext) {
   const bucket = Bucket.fromBucketName(stack, "NotifyingBucket", storedBucket.bucketName);
   const layer = sharpLayer(stack);
   const retainLogs = config.retainData;
+  const viaEventBridge = config.objectEvents === "eventbridge";
+  // Turns on the bucket's EventBridge delivery; the bucket's queue, topic and function notifications stay as they are.
+  if (viaEventBridge) bucket.enableEventBridgeNotification();
 
   const objects = (...prefixes: string[]) => prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
-  const sendNotices = new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [datastreamQueue.queueArn] });
+  // In shadow mode no function may send a notice, whatever the configuration says.
+  const sendNotices = config.shadow
+    ? []
+    : [new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [datastreamQueue.queueArn] })];
 
-  /** A queue fed by object-created notifications under one prefix, drained by one function. */
+  /** Object-created events under one prefix reach the queue: one notification, or one EventBridge rule. */
+  const feedQueue = (id: string, prefix: string, queue: Queue, deadLetters: Queue) => {
+    if (!viaEventBridge) {
+      bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(queue), { prefix });
+      return;
+    }
+    new Rule(stack, `${id}ObjectCreatedRule`, {
+      description: `Objects created under ${prefix}, to the ${id} ingest queue`,
+      eventPattern: {
+        source: ["aws.s3"],
+        detailType: ["Object Created"],
+        detail: { bucket: { name: [bucket.bucketName] }, object: { key: [{ prefix }] } },
+      },
+      // An event EventBridge cannot deliver lands with the queue's own dead letters, which alarm.
+      targets: [new SqsQueue(queue, { deadLetterQueue: deadLetters })],
+    });
+  };
+
+  /** A queue fed by object-created events under one prefix, drained by one function. */
   const prefixQueue = (id: string, prefix: string, fn: Function, maxConcurrency: number) => {
     const deadLetters = new Queue(stack, `${id}DeadLetterQueue`, {
       retentionPeriod: Duration.days(14),
@@ -49,7 +76,7 @@ export function Ingest({ stack }: StackContext) {
       enforceSSL: true,
       deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
     });
-    bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(queue), { prefix });
+    feedQueue(id, prefix, queue, deadLetters);
     fn.addEventSource(
       new SqsEventSource(queue, {
         batchSize: 10,
@@ -67,7 +94,7 @@ export function Ingest({ stack }: StackContext) {
    * the bucket alone) makes S3 answer 404, not 403, for an object deleted before its event is processed, so that
    * event is acknowledged instead of retried into the dead-letter queue.
    */
-  const ingestFunction = (id: string, prefix: string, props: { connects: boolean; tables: Table[]; concurrency: number }) => {
+  const ingestFunction = (id: string, prefix: string, props: { connects: boolean; tables: ITable[]; concurrency: number }) => {
     const fn = archiveFunction(stack, `Ingest${id}`, {
       handler: `ingest${id}`,
       // sharp decodes a medium jpg and writes the thumbnail; more memory is also more CPU.
@@ -82,7 +109,7 @@ export function Ingest({ stack }: StackContext) {
         new PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: objects(prefix) }),
         new PolicyStatement({ actions: ["s3:ListBucket"], resources: [bucket.bucketArn] }),
         tableStatement(tableActions.write, ...props.tables),
-        sendNotices,
+        ...sendNotices,
       ],
     });
     return { fn, ...prefixQueue(id, prefix, fn, props.concurrency) };
@@ -90,7 +117,7 @@ export function Ingest({ stack }: StackContext) {
 
   const deliveryTables = [tables.uploadLog, tables.expirations, tables.objectDeliveries];
   /** The tables each pipeline writes besides the delivery tables every ingest function writes. */
-  const pipelineTables: Record<IngestRoute["functionName"], Table[]> = {
+  const pipelineTables: Record<IngestRoute["functionName"], ITable[]> = {
     ingestData: [],
     ingestInfoImages: [tables.infoImages],
     ingestAllsky: [tables.allsky],
@@ -105,16 +132,20 @@ export function Ingest({ stack }: StackContext) {
     }),
   }));
 
-  // Expiring an exposure lists its objects by base filename, then deletes them; allsky images expire too.
+  // Expiring an exposure lists its objects by base filename, then deletes them; allsky images expire too. In shadow
+  // mode nothing expires: the objects are the running system's, and it deletes them itself.
   const expiringPrefixes = ["data/", "info-images/", "allsky/"];
-  const deleteExposures = [
-    new PolicyStatement({ actions: ["s3:DeleteObject"], resources: objects(...expiringPrefixes) }),
-    new PolicyStatement({
-      actions: ["s3:ListBucket"],
-      resources: [bucket.bucketArn],
-      conditions: { StringLike: { "s3:prefix": expiringPrefixes.map((prefix) => `${prefix}*`) } },
-    }),
-  ];
+  const expires = !config.shadow;
+  const deleteExposures = expires
+    ? [
+        new PolicyStatement({ actions: ["s3:DeleteObject"], resources: objects(...expiringPrefixes) }),
+        new PolicyStatement({
+          actions: ["s3:ListBucket"],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { "s3:prefix": expiringPrefixes.map((prefix) => `${prefix}*`) } },
+        }),
+      ]
+    : [];
 
   const expireData = archiveFunction(stack, "ExpireData", {
     handler: "expireData",
@@ -140,6 +171,7 @@ export function Ingest({ stack }: StackContext) {
       retryAttempts: 5,
       maxRecordAge: Duration.hours(24),
       onFailure: new SqsDlq(expirationDeadLetters),
+      enabled: expires,
       // Only deletions by DynamoDB's TTL expire data: a person deleting a tracker entry cancels an expiration.
       filters: [
         FilterCriteria.filter({
@@ -163,14 +195,16 @@ export function Ingest({ stack }: StackContext) {
     statements: [
       ...deleteExposures,
       tableStatement(tableActions.write, tables.infoImages, tables.allsky),
-      // TTL deletes up to days late: the sweep finds due entries by the by-due-time index and removes them itself.
-      tableStatement(["dynamodb:Query", "dynamodb:DeleteItem"], tables.expirations),
+      // TTL deletes up to days late: the sweep scans the tracker (the running system's table has no index) for due
+      // entries and removes them itself.
+      tableStatement(["dynamodb:Scan", "dynamodb:DeleteItem"], tables.expirations),
     ],
   });
   new Rule(stack, "SweepSchedule", {
     description: "Expire due data without waiting for DynamoDB's TTL deletion",
     schedule: Schedule.rate(Duration.minutes(1)),
     targets: [new LambdaFunction(sweepExpirations, { retryAttempts: 0 })],
+    enabled: expires,
   });
 
   for (const fn of [...ingest.map((route) => route.fn), expireData, sweepExpirations]) {

@@ -1,11 +1,11 @@
 import { Topic, type ITopic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { StackContext } from "sst/constructs";
-import { stageConfig } from "./stageConfig";
+import { stageConfigOf } from "./stageConfig";
 
 /** The SNS topic every alarm of the stage notifies. */
 export function Monitoring({ stack, app }: StackContext): { alarmTopic: ITopic } {
-  const setting = stageConfig(app.stage).alarmTopic;
+  const setting = stageConfigOf(app).alarmTopic;
   if (setting.kind === "existing") {
     return { alarmTopic: Topic.fromTopicArn(stack, "AlarmTopic", setting.arn) };
   }

@@ -1,4 +1,4 @@
-import { AttributeType, BillingMode, StreamViewType, Table } from "aws-cdk-lib/aws-dynamodb";
+import { AttributeType, BillingMode, StreamViewType, Table, type ITable } from "aws-cdk-lib/aws-dynamodb";
 import {
   BlockPublicAccess,
   Bucket,
@@ -10,13 +10,21 @@ import {
 } from "aws-cdk-lib/aws-s3";
 import { Queue, QueueEncryption, type IQueue } from "aws-cdk-lib/aws-sqs";
 import { Duration, RemovalPolicy } from "aws-cdk-lib/core";
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from "aws-cdk-lib/custom-resources";
 import type { StackContext } from "sst/constructs";
 import { RETENTION } from "../packages/core/src/deliveries/retention";
 import type { ArchiveEnvironment } from "../packages/core/src/platform/config";
-import { tables, type KeyAttribute, type TableName } from "../packages/core/src/platform/tables";
-import { stageConfig, type StageConfig } from "./stageConfig";
+import { tables, type KeyAttribute, type TableIndex, type TableName } from "../packages/core/src/platform/tables";
+import {
+  LIVE_SCHEMA,
+  RUNNING_SYSTEM_TABLES,
+  SHADOW_SCHEMA,
+  stageConfigOf,
+  type RunningSystemTable,
+  type StageConfig,
+} from "./stageConfig";
 
-export type ArchiveTables = Record<TableName, Table>;
+export type ArchiveTables = Record<TableName, ITable>;
 
 const attribute = (key: KeyAttribute) => ({
   name: key.name,
@@ -61,27 +69,98 @@ function archiveBucket({ stack }: StackContext, config: StageConfig, removalPoli
   });
 }
 
-function archiveTables({ stack, app }: StackContext, config: StageConfig, removalPolicy: RemovalPolicy): ArchiveTables {
-  const build = (name: TableName): Table => {
-    const definition = tables[name];
-    const table = new Table(stack, `${name[0]?.toUpperCase()}${name.slice(1)}Table`, {
-      tableName: app.logicalPrefixedName(definition.baseName),
-      partitionKey: attribute(definition.partitionKey),
-      ...("sortKey" in definition ? { sortKey: attribute(definition.sortKey) } : {}),
-      ...("ttlAttribute" in definition ? { timeToLiveAttribute: definition.ttlAttribute } : {}),
-      ...("stream" in definition ? { stream: StreamViewType.OLD_IMAGE } : {}),
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: config.pointInTimeRecovery },
+const tableId = (name: TableName) => `${name[0]?.toUpperCase()}${name.slice(1)}Table`;
+
+interface CreatedTable {
+  id: string;
+  /** The name after the app's and stage's prefix. */
+  baseName: string;
+  pointInTimeRecovery: boolean;
+  removalPolicy: RemovalPolicy;
+}
+
+/** A table of core's tables.ts, created in this stack: its keys, TTL, stream and indexes. */
+function createTable({ stack, app }: StackContext, name: TableName, options: CreatedTable): Table {
+  const definition = tables[name];
+  const table = new Table(stack, options.id, {
+    tableName: app.logicalPrefixedName(options.baseName),
+    partitionKey: attribute(definition.partitionKey),
+    ...("sortKey" in definition ? { sortKey: attribute(definition.sortKey) } : {}),
+    ...("ttlAttribute" in definition ? { timeToLiveAttribute: definition.ttlAttribute } : {}),
+    ...("stream" in definition ? { stream: StreamViewType[definition.stream] } : {}),
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: options.pointInTimeRecovery },
+    removalPolicy: options.removalPolicy,
+  });
+  const indexes: readonly TableIndex[] = "globalIndexes" in definition ? definition.globalIndexes : [];
+  for (const index of indexes) {
+    table.addGlobalSecondaryIndex({
+      indexName: index.indexName,
+      partitionKey: attribute(index.partitionKey),
+      ...(index.sortKey ? { sortKey: attribute(index.sortKey) } : {}),
+    });
+  }
+  return table;
+}
+
+/**
+ * One of the running system's tables, by the name it has always had: referenced, never created, altered or deleted.
+ * A stream's ARN ends in a label only the account knows, so it is read at deploy time (DescribeTable, read-only).
+ */
+function runningSystemTable({ stack }: StackContext, name: RunningSystemTable): ITable {
+  const tableName = tables[name].baseName;
+  if (!("stream" in tables[name])) return Table.fromTableName(stack, tableId(name), tableName);
+  const description = new AwsCustomResource(stack, `${tableId(name)}Description`, {
+    onUpdate: {
+      service: "DynamoDB",
+      action: "DescribeTable",
+      parameters: { TableName: tableName },
+      physicalResourceId: PhysicalResourceId.of(`${tableName}-description`),
+      outputPaths: ["Table.LatestStreamArn"],
+    },
+    policy: AwsCustomResourcePolicy.fromSdkCalls({
+      resources: [stack.formatArn({ service: "dynamodb", resource: "table", resourceName: tableName })],
+    }),
+    installLatestAwsSdk: false,
+  });
+  return Table.fromTableAttributes(stack, tableId(name), {
+    tableName,
+    tableStreamArn: description.getResponseField("Table.LatestStreamArn"),
+  });
+}
+
+const isRunningSystemTable = (name: TableName): name is RunningSystemTable =>
+  (RUNNING_SYSTEM_TABLES as readonly TableName[]).includes(name);
+
+/**
+ * The tables the functions use. The archive's own are created (retained with the stage's data). The running
+ * system's are the existing ones in production and created elsewhere; in shadow mode the functions use shadow copies
+ * instead, which are disposable (switching to live removes them, switching back starts them empty), while the live
+ * ones stay exactly as they are.
+ */
+function archiveTables(ctx: StackContext, config: StageConfig, removalPolicy: RemovalPolicy): ArchiveTables {
+  const own = (name: TableName) =>
+    createTable(ctx, name, {
+      id: tableId(name),
+      baseName: tables[name].baseName,
+      pointInTimeRecovery: config.pointInTimeRecovery,
       removalPolicy,
     });
-    for (const index of "globalIndexes" in definition ? definition.globalIndexes : []) {
-      table.addGlobalSecondaryIndex({
-        indexName: index.indexName,
-        partitionKey: attribute(index.partitionKey),
-        ...("sortKey" in index ? { sortKey: attribute(index.sortKey) } : {}),
-      });
+  const shadow = (name: TableName) =>
+    createTable(ctx, name, {
+      id: `Shadow${tableId(name)}`,
+      baseName: `shadow-${tables[name].baseName}`,
+      pointInTimeRecovery: false,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  const build = (name: TableName): ITable => {
+    if (!isRunningSystemTable(name)) return own(name);
+    if (config.shadow) {
+      // A stage that created its live tables keeps them, data and all, for the switch back.
+      if (config.runningSystemTables.kind === "new") own(name);
+      return shadow(name);
     }
-    return table;
+    return config.runningSystemTables.kind === "existing" ? runningSystemTable(ctx, name) : own(name);
   };
   return Object.fromEntries((Object.keys(tables) as TableName[]).map((name) => [name, build(name)])) as ArchiveTables;
 }
@@ -92,19 +171,22 @@ function datastreamQueue({ stack, app }: StackContext, config: StageConfig): IQu
   if (setting.kind === "existing") {
     return Queue.fromQueueArn(stack, "DatastreamQueue", stack.formatArn({ service: "sqs", resource: setting.name }));
   }
-  // A stand-in for stages the datastreamer is not deployed to: notices wait here, visible in the console.
+  // A stage no datastreamer reads: its notices wait here, visible in the console, named for the stage alone.
   return new Queue(stack, "DatastreamQueue", {
-    queueName: `datastreamIncomingQueue-${app.stage}`,
+    queueName: app.logicalPrefixedName("notices"),
     encryption: QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: Duration.days(4),
   });
 }
 
-/** The archive's data: the bucket, the DynamoDB tables, and the datastreamer queue the archive writes to. */
+/**
+ * The archive's data: the bucket, the DynamoDB tables, the datastreamer queue the archive writes to, and the settings
+ * every function gets (which tables, which Postgres schema, whether notices are sent).
+ */
 export function Storage(ctx: StackContext) {
   const { stack, app } = ctx;
-  const config = stageConfig(app.stage);
+  const config = stageConfigOf(app);
   const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
   const bucket = archiveBucket(ctx, config, removalPolicy);
   const archive = archiveTables(ctx, config, removalPolicy);
@@ -114,7 +196,9 @@ export function Storage(ctx: StackContext) {
     STAGE: app.stage,
     BUCKET_NAME: bucket.bucketName,
     ...Object.fromEntries((Object.keys(tables) as TableName[]).map((name) => [tables[name].configKey, archive[name].tableName])),
+    DATABASE_SCHEMA: config.shadow ? SHADOW_SCHEMA : LIVE_SCHEMA,
     DATASTREAM_QUEUE_URL: datastream.queueUrl,
+    SEND_NOTICES: String(!config.shadow),
     THUMBNAIL_HEIGHT: String(config.thumbnailHeight),
     UPLOAD_LOG_TTL_HOURS: String(config.uploadLogTtlHours),
     INFO_IMAGE_TTL_HOURS: String(config.infoImageTtlHours),
@@ -126,6 +210,8 @@ export function Storage(ctx: StackContext) {
   stack.addOutputs({
     BucketName: bucket.bucketName,
     DatastreamQueueUrl: datastream.queueUrl,
+    ShadowMode: String(config.shadow),
+    DatabaseSchema: config.shadow ? SHADOW_SCHEMA : LIVE_SCHEMA,
     ...Object.fromEntries(Object.entries(archive).map(([name, table]) => [`${name}TableName`, table.tableName])),
   });
   return { bucket, tables: archive, datastreamQueue: datastream, environment, config };

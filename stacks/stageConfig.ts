@@ -1,4 +1,5 @@
 import { RETENTION } from "../packages/core/src/deliveries/retention";
+import type { TableName } from "../packages/core/src/platform/tables";
 
 /**
  * Per-stage settings: the one place a stage differs from another. Stacks read these; nothing else decides per stage.
@@ -6,6 +7,28 @@ import { RETENTION } from "../packages/core/src/deliveries/retention";
 
 /** Production keeps the bucket it has always had; every other stage owns a fresh one. */
 export type BucketSetting = { kind: "existing"; name: string } | { kind: "new" };
+
+/**
+ * How object-created events reach the ingest queues: the bucket's own notifications (one per prefix; S3 refuses a
+ * second one for an overlapping prefix), or S3's EventBridge events through one rule per prefix, which leave the
+ * bucket's notifications to whoever owns them. A bucket the stage does not own is always read through EventBridge.
+ */
+export type ObjectEventsSetting = "notifications" | "eventbridge";
+
+/** The running system's DynamoDB tables (CONTRACTS.md): the old read API and upload route use them too. */
+export const RUNNING_SYSTEM_TABLES = ["uploadLog", "infoImages", "expirations"] as const satisfies readonly TableName[];
+export type RunningSystemTable = (typeof RUNNING_SYSTEM_TABLES)[number];
+
+/** Production uses the running system's tables by their names (tables.ts `baseName`); other stages create their own. */
+export type RunningSystemTablesSetting = { kind: "existing" } | { kind: "new" };
+
+/** The queue production users' browsers are fed from (CONTRACTS.md, Notices); no stage but prod may name it. */
+export const PRODUCTION_NOTICE_QUEUE = "datastreamIncomingQueue-dev";
+export const PRODUCTION_STAGE = "prod";
+
+/** The Postgres schema a stage in shadow mode writes; the live `images` table is in `public`. */
+export const SHADOW_SCHEMA = "archive_shadow";
+export const LIVE_SCHEMA = "public";
 
 /** An existing database is reached through its Secrets Manager secret (name or ARN); a new one is an RDS instance. */
 export type DatabaseSetting =
@@ -19,7 +42,7 @@ export type DatabaseSetting =
       availabilityZones: [string, string];
     };
 
-/** The websocket datastreamer owns `datastreamIncomingQueue-<stage>`; stages without one get a stand-in queue. */
+/** The queue the stage's datastreamer reads; a stage no datastreamer reads gets a queue of its own, named for it. */
 export type DatastreamSetting = { kind: "existing"; name: string } | { kind: "existing"; arn: string } | { kind: "new" };
 
 /** Alarms go to an existing topic, or to a new one with optional e-mail subscribers. */
@@ -31,6 +54,14 @@ export interface StageConfig {
   retainData: boolean;
   pointInTimeRecovery: boolean;
   bucket: BucketSetting;
+  objectEvents: ObjectEventsSetting;
+  runningSystemTables: RunningSystemTablesSetting;
+  /**
+   * Shadow mode: every real event is processed, but into shadow tables (created beside the running system's) and the
+   * SHADOW_SCHEMA, no notice is sent and nothing expires (the running system deletes the shared objects). Switching
+   * is this setting and one deploy, either way.
+   */
+  shadow: boolean;
   database: DatabaseSetting;
   datastreamQueue: DatastreamSetting;
   alarmTopic: AlarmTopicSetting;
@@ -39,7 +70,11 @@ export interface StageConfig {
   infoImageTtlHours: number;
   allskyRetentionDays: number;
   maxUploadBytes: number;
-  allowAnonymousUploads: boolean;
+  /**
+   * Uploads without a site token: never ("false"), always ("true", the local archive), or per site until that site
+   * has an active token ("until-site-token": production during the migration of the site scripts).
+   */
+  allowAnonymousUploads: "false" | "true" | "until-site-token";
   /** Browser origins allowed to call the API and POST to the bucket. */
   corsOrigins: string[];
   /** Concurrent data-ingest invocations: each holds one database connection (pool size 1). */
@@ -50,12 +85,15 @@ export interface StageConfig {
 
 const shared = {
   pointInTimeRecovery: false,
+  objectEvents: "notifications",
+  runningSystemTables: { kind: "new" },
+  shadow: false,
   thumbnailHeight: 128,
   uploadLogTtlHours: RETENTION.uploadLogHours,
   infoImageTtlHours: RETENTION.infoImageHours,
   allskyRetentionDays: RETENTION.allskyDays,
   maxUploadBytes: 2 * 1024 ** 3,
-  allowAnonymousUploads: false,
+  allowAnonymousUploads: "false",
   corsOrigins: ["*"],
   ingestDataConcurrency: 5,
   consumerConcurrency: 2,
@@ -77,8 +115,15 @@ const named: Record<string, StageConfig> = {
     retainData: true,
     pointInTimeRecovery: true,
     bucket: { kind: "existing", name: "photonranch-001" },
+    // The old service keeps its notifications on the bucket until its stack is removed.
+    objectEvents: "eventbridge",
+    runningSystemTables: { kind: "existing" },
+    // Beside the old service until the comparison is clean; then false, one deploy (docs/cutover.md).
+    shadow: true,
+    // The site scripts send no token yet: each site needs one only once it has been issued one.
+    allowAnonymousUploads: "until-site-token",
     database: { kind: "existing", secret: "data-archive/prod/database" },
-    datastreamQueue: { kind: "existing", name: "datastreamIncomingQueue-prod" },
+    datastreamQueue: { kind: "existing", name: PRODUCTION_NOTICE_QUEUE },
     alarmTopic: { kind: "new", emails: [] },
     corsOrigins: ["https://www.photonranch.org", "https://photonranch.org"],
     // The t3 production instance allows ~80 connections; the API and other consumers need the rest.
@@ -91,7 +136,8 @@ const named: Record<string, StageConfig> = {
     retainData: false,
     bucket: { kind: "new" },
     database: newDatabase,
-    datastreamQueue: { kind: "existing", name: "datastreamIncomingQueue-dev" },
+    // Its own queue: the one named datastreamIncomingQueue-dev feeds production users.
+    datastreamQueue: { kind: "new" },
     alarmTopic: { kind: "new", emails: [] },
   },
   test: {
@@ -118,6 +164,34 @@ export function stageConfig(stage: string): StageConfig {
       alarmTopic: { kind: "new", emails: [] },
     }
   );
+}
+
+function namesProductionQueue(setting: DatastreamSetting): boolean {
+  if (setting.kind === "new") return false;
+  return "name" in setting ? setting.name === PRODUCTION_NOTICE_QUEUE : setting.arn.endsWith(`:${PRODUCTION_NOTICE_QUEUE}`);
+}
+
+/** The settings, or an error naming the rule they break: synthesis stops before anything is deployed. */
+export function assertStageConfig(config: StageConfig): StageConfig {
+  if (config.stage !== PRODUCTION_STAGE && namesProductionQueue(config.datastreamQueue)) {
+    throw new Error(`stage ${config.stage} may not send notices to ${PRODUCTION_NOTICE_QUEUE}: production users read it`);
+  }
+  if (config.bucket.kind === "existing" && config.objectEvents !== "eventbridge") {
+    throw new Error(`stage ${config.stage} does not own bucket ${config.bucket.name}: its events come through EventBridge`);
+  }
+  return config;
+}
+
+const appSettings = new WeakMap<object, StageConfig>();
+
+/** Builds an app with the given settings instead of its stage's own (archiveStacks; tests of a switch). */
+export function bindStageConfig(app: object, config: StageConfig): void {
+  appSettings.set(app, assertStageConfig(config));
+}
+
+/** The settings every stack of an app is built with: those bound to it, else its stage's. */
+export function stageConfigOf(app: { stage: string }): StageConfig {
+  return appSettings.get(app) ?? assertStageConfig(stageConfig(app.stage));
 }
 
 export const APP_NAME = "data-archive";

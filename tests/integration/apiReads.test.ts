@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseFileName, parseObjectKey } from "@archive/core/names/fileName";
+import { parseFileName } from "@archive/core/names/fileName";
 import { logUpload } from "@archive/core/deliveries/uploadLog";
 import { recordFile, recordHeader } from "@archive/core/exposures/imageStore";
 import type { ImageHeaderFields } from "@archive/core/exposures/imagesTable";
@@ -9,6 +9,7 @@ import { createHandler as createDownloadHandler } from "@archive/functions/apiDo
 import { createHandler as createReadsHandler } from "@archive/functions/apiReads";
 import type { HttpApiEvent } from "@archive/functions/lib/http";
 import downloadFixture from "../fixtures/apigw/download-request.json";
+import { knownObjectKey } from "../support/objectEvents";
 import { getEvent, invoke, putObject, uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
 
 const services = useApiServices();
@@ -234,10 +235,16 @@ describe("GET /recentuploads", () => {
     const all = await invoke(readsHandler, getEvent("/recentuploads", { site: "all" }));
 
     // Assess
-    const entries = z.array(z.object({ site: z.string(), filename: z.string(), s3_directory: z.string() }).passthrough());
+    const entries = z.array(z.object({ site: z.string(), filename: z.string(), upload_timestamp_s: z.number() }).passthrough());
     expect(own.status).toBe(200);
     expect(entries.parse(own.body).map((e) => e.filename)).toEqual([`data/${second}`, `data/${first}`]);
-    expect(entries.parse(own.body)[0]).toMatchObject({ site, s3_directory: "data", size_bytes: 3400 });
+    expect(entries.parse(own.body)[0]).toEqual({
+      site,
+      upload_timestamp_s: expect.closeTo((now - 1000) / 1000, 2),
+      filename: `data/${second}`,
+      size_bytes: 3400,
+      expire_timestamp_s: Math.floor((now - 1000) / 1000) + 48 * 3600,
+    });
     expect(entries.parse(all.body).map((e) => e.filename)).toEqual(expect.arrayContaining([`data/${first}`, `data/${second}`]));
   });
 
@@ -255,7 +262,7 @@ describe("GET /infoimage/{site}/{channel}", () => {
     const site = uniqueSite();
     const base = uniqueBase(site);
     await assignChannel(services.ctx, site, 2, base);
-    await recordInfoFile(services.ctx, { file: parseObjectKey(`info-images/${base}-EX10.jpg`), now: services.ctx.clock() });
+    await recordInfoFile(services.ctx, { file: knownObjectKey(`info-images/${base}-EX10.jpg`), now: services.ctx.clock() });
 
     // Act
     const reply = await invoke(readsHandler, getEvent(`/infoimage/${site}/2`));
@@ -270,6 +277,9 @@ describe("GET /infoimage/{site}/{channel}", () => {
       jpg_medium_exists: true,
       jpg_small_exists: false,
       jpg_url: expect.stringContaining(`/info-images/${base}-EX10.jpg?`),
+      // the stored item comes along, as the old read API spreads it into its answer
+      jpg_10_file_path: `info-images/${base}-EX10.jpg`,
+      expiration_timestamp: expect.any(Number),
     });
     expect(reply.body).not.toHaveProperty("jpg_small_url");
   });

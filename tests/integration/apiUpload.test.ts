@@ -1,6 +1,9 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
+import { ANONYMOUS_UPLOADS_METRIC, listAnonymousUploaders } from "@archive/core/api/anonymousUploads";
 import { handleApiRequest } from "@archive/core/api/handleRequest";
 import { hashToken, issueToken, listTokens, revokeToken } from "@archive/core/api/siteTokens";
 import { uploadRoutes } from "@archive/core/api/uploadRoutes";
@@ -415,5 +418,139 @@ describe("upload request validation", () => {
     // Assess
     expect(reply.status).toBe(500);
     expect(reply.body).toEqual({ error: "internal", request_id: lambdaContext.awsRequestId });
+  });
+});
+
+describe("legacy clients during the migration (ALLOW_ANONYMOUS_UPLOADS=until-site-token)", () => {
+  const untilSiteToken = () => uploadFunctions(services.contextWith({ ALLOW_ANONYMOUS_UPLOADS: "until-site-token" }));
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  it("accepts a site's uploads without a token while the site has no active token, and counts them per site", async () => {
+    // Prepare
+    const stage = untilSiteToken();
+    const site = uniqueSite();
+    const first = `${uniqueBase(site)}-EX00.txt`;
+    const second = `${uniqueBase(site)}-EX10.jpg`;
+
+    // Act
+    const replies = [await postUpload({ object_name: first }, undefined, stage), await postUpload({ object_name: second }, undefined, stage)];
+
+    // Assess
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200]);
+    const [tally] = await listAnonymousUploaders(services.ctx, site);
+    expect(tally).toMatchObject({ site, uploadCount: 2, lastObjectKey: `data/${second}` });
+    expect(Date.parse(tally?.lastSeenAt ?? "")).toBeGreaterThanOrEqual(Date.parse(tally?.firstSeenAt ?? ""));
+  });
+
+  it("refuses a site's uploads without a token once it has an active token, and takes its token", async () => {
+    // Prepare
+    const stage = untilSiteToken();
+    const site = uniqueSite();
+    const token = await siteToken(site);
+
+    // Act
+    const anonymous = await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, undefined, stage);
+    const withToken = await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, token, stage);
+    const otherSite = await postUpload({ object_name: `${uniqueBase(uniqueSite())}-EX10.jpg` }, undefined, stage);
+
+    // Assess
+    expect(anonymous.status).toBe(401);
+    expect(errorBodySchema.parse(anonymous.body)).toMatchObject({ error: "unauthorized", message: expect.stringContaining(`site ${site} has a site token`) });
+    expect(withToken.status).toBe(200);
+    expect(otherSite.status).toBe(200);
+    expect(await listAnonymousUploaders(services.ctx, site)).toEqual([]);
+  });
+
+  it("accepts a site's uploads without a token again when its only token is revoked", async () => {
+    // Prepare
+    const stage = untilSiteToken();
+    const site = uniqueSite();
+    const issued = await issueToken(services.ctx, site, services.ctx.clock());
+    await revokeToken(services.ctx, issued.tokenHash, services.ctx.clock());
+
+    // Act
+    const reply = await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, undefined, stage);
+
+    // Assess
+    expect(reply.status).toBe(200);
+  });
+
+  it("still refuses a wrong token and another site's token", async () => {
+    // Prepare
+    const stage = untilSiteToken();
+    const site = uniqueSite();
+
+    // Act
+    const wrong = await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, "Bearer not-a-real-token", stage);
+    const foreign = await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, await siteToken(uniqueSite()), stage);
+
+    // Assess
+    expect([wrong.status, foreign.status]).toEqual([401, 403]);
+    expect(await listAnonymousUploaders(services.ctx, site)).toEqual([]);
+  });
+
+  it("lets the upload function's own setting decide, whatever the authorizer was configured with", async () => {
+    // Prepare: an authorizer that admits callers without a token in front of an upload function that requires one
+    const mixed = { authorizer: uploadFunctions(services.contextWith({ ALLOW_ANONYMOUS_UPLOADS: "true" })).authorizer, upload: functions.upload };
+
+    // Act
+    const reply = await postUpload({ object_name: `${uniqueBase(uniqueSite())}-EX10.jpg` }, undefined, mixed);
+
+    // Assess
+    expect(reply.status).toBe(401);
+  });
+
+  it("publishes an AnonymousUploads metric with the site as its dimension", async () => {
+    // Prepare: metrics on, written to the console the test reads
+    vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false");
+    vi.stubEnv("POWERTOOLS_DEV", "true");
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    const site = uniqueSite();
+
+    // Act
+    const reply = await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, undefined, untilSiteToken());
+
+    // Assess
+    expect(reply.status).toBe(200);
+    const emf = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => ANONYMOUS_UPLOADS_METRIC in entry);
+    expect(emf).toMatchObject({ site, [ANONYMOUS_UPLOADS_METRIC]: 1 });
+    expect(emf).toMatchObject({
+      _aws: { CloudWatchMetrics: [{ Dimensions: [expect.arrayContaining(["site"])], Metrics: [{ Name: ANONYMOUS_UPLOADS_METRIC, Unit: "Count" }] }] },
+    });
+  });
+
+  it("npm run tokens -- list shows which sites still upload without a token, with last seen and count", async () => {
+    // Prepare
+    const stage = untilSiteToken();
+    const site = uniqueSite();
+    for (let i = 0; i < 3; i += 1) await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, undefined, stage);
+    const [tally] = await listAnonymousUploaders(services.ctx, site);
+    const environment = {
+      PATH: process.env.PATH ?? "",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_REGION: "us-east-1",
+      BUCKET_NAME: services.bucket,
+      DATASTREAM_QUEUE_URL: services.queueUrl,
+      DATABASE_URL: "postgresql://unused@127.0.0.1:9/unused",
+      DYNAMODB_ENDPOINT: services.dynamo.endpoint,
+      SITE_TOKENS_TABLE: services.dynamo.tableNames.siteTokens,
+      ANONYMOUS_UPLOADS_TABLE: services.dynamo.tableNames.anonymousUploads,
+      ALLOW_ANONYMOUS_UPLOADS: "until-site-token",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    };
+
+    // Act
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/tokens.ts", "list", site], { env: environment });
+
+    // Assess
+    expect(stdout).toContain("no site tokens");
+    expect(stdout).toContain("uploads without a token (ALLOW_ANONYMOUS_UPLOADS=until-site-token):");
+    expect(stdout).toMatch(new RegExp(`^${site}\tlast seen ${tally?.lastSeenAt}\t3 uploads since .*\tno active token\t`, "m"));
   });
 });

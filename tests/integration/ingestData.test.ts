@@ -330,7 +330,7 @@ describe("data/ ingestion", () => {
     expect((await recentUploads(services.ctx, "unknown", now)).map((entry) => entry.filename)).toContain("data/Weird_Name.jpg");
   });
 
-  test("the upload log keeps two uploads of the same second", async () => {
+  test("the upload log keeps two uploads of the same second, and a repeated delivery rewrites its own entry", async () => {
     // Prepare
     const second = new Date("2099-01-01T00:00:00.000Z");
     const base = "ogg-kb001ms-20220629-00030011";
@@ -340,14 +340,23 @@ describe("data/ ingestion", () => {
 
     // Act
     await ingest([first, other, again]);
+    await ingest([first]);
 
-    // Assess
+    // Assess: three items of the running system's shape, each in the event's second, keyed apart below it
     const entries = await recentUploads(services.ctx, "ogg", new Date("2099-01-01T01:00:00Z"), 10);
-    expect(entries.map((entry) => [entry.filename, entry.upload_timestamp_s, entry.s3_directory]).sort()).toEqual([
-      [`data/${base}-EX00.txt`, 4070908800, "data"],
-      [`data/${base}-EX10.fits`, 4070908800, "data"],
-      [`data/${base}-EX10.fits`, 4070908800, "data"],
+    expect(entries.map((entry) => [entry.filename, Math.floor(entry.upload_timestamp_s)]).sort()).toEqual([
+      [`data/${base}-EX00.txt`, 4070908800],
+      [`data/${base}-EX10.fits`, 4070908800],
+      [`data/${base}-EX10.fits`, 4070908800],
     ]);
+    expect(new Set(entries.map((entry) => entry.upload_timestamp_s)).size).toBe(3);
+    expect(entries[0]).toEqual({
+      site: "ogg",
+      upload_timestamp_s: expect.any(Number),
+      filename: expect.stringMatching(/^data\//),
+      size_bytes: expect.any(Number),
+      expire_timestamp_s: 4070908800 + 48 * 3600,
+    });
   });
 
   test("upload log entries past their expiry are not shown", async () => {
@@ -375,8 +384,8 @@ describe("data/ ingestion", () => {
 
     // Assess
     const { dynamo, tables } = services.ctx;
-    const entry = await dynamo.send(new GetCommand({ TableName: tables.expirations, Key: { expiration_key: `data/${base}` } }));
-    expect(entry.Item).toMatchObject({ s3_directory: "data", base_filename: base, site: "tst", expires_at: arrived.getTime() / 1000 + 300 });
+    const entry = await dynamo.send(new GetCommand({ TableName: tables.expirations, Key: { pk: base } }));
+    expect(entry.Item).toEqual({ pk: base, s3_directory: "data", expiration_timestamp_s: arrived.getTime() / 1000 + 300 });
   });
 
   test("a direct S3 event is ingested and an s3:TestEvent is ignored", async () => {

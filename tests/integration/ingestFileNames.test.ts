@@ -100,8 +100,8 @@ describe("files of an extension the archive does not read", () => {
     expect(failures).toEqual([]);
     expect(await findImage(database.db, base)).toBeUndefined();
     const { dynamo, tables } = services.ctx;
-    const entry = await dynamo.send(new GetCommand({ TableName: tables.expirations, Key: { expiration_key: `data/${base}` } }));
-    expect(entry.Item).toMatchObject({ s3_directory: "data", base_filename: base, expires_at: arrived.getTime() / 1000 + 7 * 86_400 });
+    const entry = await dynamo.send(new GetCommand({ TableName: tables.expirations, Key: { pk: base } }));
+    expect(entry.Item).toEqual({ pk: base, s3_directory: "data", expiration_timestamp_s: arrived.getTime() / 1000 + 7 * 86_400 });
   });
 
   test("a .csv of an info image changes no channel; its notice names the channel the upload assigned", async () => {

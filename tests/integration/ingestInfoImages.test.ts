@@ -49,19 +49,22 @@ describe("info-images/ ingestion", () => {
     const thumbnail = await putObject(services.ctx, thumbnailKey, await getObjectBytes(services.ctx, thumbnailKey));
     await ingest([thumbnail]);
 
-    // Assess
+    // Assess: the item has the running system's attributes
     expect(failures).toEqual([]);
     const item = await infoImage(services.ctx, "tst", 2, new Date());
     expect(item).toMatchObject({
-      site: "tst",
-      channel: 2,
+      pk: "tst#2",
       base_filename: base,
+      data_type: "EX",
+      file_date: "20220629",
       jpg_medium_exists: true,
-      jpg_medium_key: medium.key,
+      jpg_10_file_path: medium.key,
       jpg_small_exists: true,
-      jpg_small_key: thumbnailKey,
+      jpg_11_file_path: thumbnailKey,
+      other_txt_00_exists: true,
+      txt_00_file_path: txt.key,
     });
-    expect(JSON.parse(item?.header ?? "{}")).toMatchObject({ OBJECT: "M31 mosaic" });
+    expect(item?.header).toEqual({ SIMPLE: "T", OBJECT: "M31 mosaic", END: "" });
     expect((await sharp(await getObjectBytes(services.ctx, thumbnailKey)).metadata()).height).toBe(128);
     expect(noticesFor(base)).toContainEqual({
       topic: "imagedata",
@@ -77,7 +80,7 @@ describe("info-images/ ingestion", () => {
     await assignChannel(services.ctx, "tst", 1, older);
     await ingest([await putObject(services.ctx, `info-images/${older}-EX01.fits`, "fits bytes")]);
     await assignChannel(services.ctx, "tst", 1, newer);
-    const newJpg = await putObject(services.ctx, `info-images/${newer}-EX13.jpg`, await jpg(60, 40));
+    const newJpg = await putObject(services.ctx, `info-images/${newer}-EX10.jpg`, await jpg(60, 40));
     const lateOld = await putObject(services.ctx, `info-images/${older}-EX10.fits`, "late fits bytes");
 
     // Act
@@ -86,22 +89,31 @@ describe("info-images/ ingestion", () => {
     // Assess
     expect(failures).toEqual([]);
     const item = await infoImage(services.ctx, "tst", 1, new Date());
-    expect(item).toMatchObject({ base_filename: newer, jpg_medium_exists: true, jpg_medium_key: newJpg.key });
-    expect(item?.fits_01_exists).toBeUndefined();
-    expect(item?.fits_10_exists).toBeUndefined();
+    expect(item).toMatchObject({ base_filename: newer, jpg_medium_exists: true, jpg_10_file_path: newJpg.key });
+    expect(item).not.toHaveProperty("fits_01_exists");
+    expect(item).not.toHaveProperty("fits_01_file_path");
+    expect(item).not.toHaveProperty("fits_10_exists");
   });
 
-  test("large fits of reduction 00 and 01 share the fits_01 attributes", async () => {
+  test("a fits is recorded under its own reduction, as the running system records it (00 is fits_00)", async () => {
     // Prepare
     const base = "tst-kb001ms-20220629-00040004";
     await assignChannel(services.ctx, "tst", 3, base);
-    const fits = await putObject(services.ctx, `info-images/${base}-EX00.fits.bz2`, "compressed bytes");
+    const large = await putObject(services.ctx, `info-images/${base}-EX00.fits.bz2`, "compressed bytes");
+    const small = await putObject(services.ctx, `info-images/${base}-EX10.fits.fz`, "tile-compressed bytes");
 
     // Act
-    await ingest([fits]);
+    await ingest([large, small]);
 
     // Assess
-    expect(await infoImage(services.ctx, "tst", 3, new Date())).toMatchObject({ fits_01_exists: true, fits_01_key: fits.key });
+    const item = await infoImage(services.ctx, "tst", 3, new Date());
+    expect(item).toMatchObject({
+      fits_00_exists: true,
+      fits_00_file_path: large.key,
+      fits_10_exists: true,
+      fits_10_file_path: small.key,
+    });
+    expect(item).not.toHaveProperty("fits_01_exists");
   });
 
   test("an info image is not shown past its expiry", async () => {

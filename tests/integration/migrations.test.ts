@@ -3,7 +3,14 @@ import { sql } from "kysely";
 import { describe, expect, test } from "vitest";
 import { parseHeaderText } from "@archive/core/fits/cards";
 import { headerAsWritten, headerFromObject, headerToJson } from "@archive/core/fits/headerJson";
-import { MigrationError, migrateTo, migrateToLatest, migrations } from "@archive/core/platform/migrate";
+import {
+  MigrationError,
+  migrate,
+  migrateTo,
+  migrateToLatest,
+  migrations,
+  type MigrationOutcome,
+} from "@archive/core/platform/migrate";
 import * as contractRows from "@archive/core/platform/migrations/2025_03_01_0000_contract_rows";
 import { useTestDatabase } from "../support/database";
 import { createProductionImagesTable } from "../support/replacedService";
@@ -11,6 +18,8 @@ import { createProductionImagesTable } from "../support/replacedService";
 const database = useTestDatabase({ migrate: false });
 const unmigratable = useTestDatabase({ migrate: false });
 const shared = useTestDatabase({ migrate: false });
+const resumed = useTestDatabase({ migrate: false });
+const interrupted = useTestDatabase({ migrate: false });
 
 // The old service's header column: Python's json.dumps of the card values as strings.
 const headerA = '{"FILTER": "ha", "EXPTIME": "90"}';
@@ -230,10 +239,11 @@ describe("migrating to rows as the contract says (2025_03_01)", () => {
     });
   });
 
-  test("running the migration again changes nothing", async () => {
-    // Prepare
+  test("running the migration again over every row changes nothing", async () => {
+    // Prepare: its batches recorded their progress; forgetting it makes the next run read every row again
     await migrateToLatest(shared.db);
     const once = await rowsByName();
+    await sql`DELETE FROM archive_migration_progress WHERE step = '2025_03_01_0000_contract_rows'`.execute(shared.db);
 
     // Act
     await contractRows.up(shared.db);
@@ -253,5 +263,71 @@ describe("migrating to rows as the contract says (2025_03_01)", () => {
 
     // Assess
     expect((await rowsByName())[base]).toMatchObject({ header_json: { FILTER: "ha" }, fits_01_exists: null, jpg_medium_exists: true });
+  });
+});
+
+/** Production's table with `count` headered exposures; every hundredth name also has a second row with a large fits. */
+async function fillProductionTable(db: typeof resumed.db, count: number): Promise<void> {
+  await createProductionImagesTable(db);
+  await sql`
+    INSERT INTO images (base_filename, site, data_type, header, capture_date, sort_date, jpg_medium_exists)
+    SELECT 'sro-kb001ms-20230101-' || lpad(n::text, 8, '0'), 'sro', 'EX', ${headerA}, timestamp '2023-01-01 01:00', timestamp '2023-01-01 01:00', true
+    FROM generate_series(1, ${count}::int) AS n
+  `.execute(db);
+  await sql`
+    INSERT INTO images (base_filename, site, data_type, fits_01_exists)
+    SELECT base_filename, site, data_type, true FROM images WHERE image_id % 100 = 0
+  `.execute(db);
+}
+
+describe("a migration longer than one run (a Lambda invocation)", () => {
+  test("runs stopped at their deadline continue one another to the schema and rows of one long run", async () => {
+    // Prepare
+    await fillProductionTable(resumed.db, 3000);
+
+    // Act: runs whose deadline has passed when they start, so each does one step or batch
+    const runs: MigrationOutcome[] = [];
+    while (runs.length < 200 && !runs.at(-1)?.done) {
+      runs.push(await migrate(resumed.db, { deadline: Date.now(), online: { batchRows: 500 } }));
+    }
+
+    // Assess
+    expect(runs.at(-1)?.done).toBe(true);
+    expect(runs.length).toBeGreaterThan(20);
+    expect(runs.flatMap((run) => run.applied)).toEqual(Object.keys(migrations));
+    const summary = await sql<{ rows: number; names: number; copied: number; merged: number }>`
+      SELECT count(*)::int AS rows, count(DISTINCT base_filename)::int AS names,
+        count(*) FILTER (WHERE header_json = '{"FILTER": "ha", "EXPTIME": "90"}'::jsonb)::int AS copied,
+        count(*) FILTER (WHERE fits_01_exists AND jpg_medium_exists AND header IS NOT NULL)::int AS merged
+      FROM images
+    `.execute(resumed.db);
+    expect(summary.rows[0]).toEqual({ rows: 3000, names: 3000, copied: 3000, merged: 30 });
+    const progress = await sql<{ step: string; last_image_id: number }>`
+      SELECT step, last_image_id FROM archive_migration_progress ORDER BY step
+    `.execute(resumed.db);
+    expect(progress.rows).toEqual([
+      { step: "2025_01_03_0000_header_json", last_image_id: 3000 },
+      { step: "2025_03_01_0000_contract_rows", last_image_id: 3000 },
+    ]);
+  });
+
+  test("an index build that failed leaves an invalid index, which the next run drops, merges and builds again", async () => {
+    // Prepare: what a unique build that met a duplicate leaves behind
+    await fillProductionTable(interrupted.db, 500);
+    const failed = sql`CREATE UNIQUE INDEX CONCURRENTLY images_base_filename_key ON images (base_filename)`.execute(interrupted.db);
+    await expect(failed).rejects.toMatchObject({ code: "23505" });
+
+    // Act
+    await migrateToLatest(interrupted.db);
+
+    // Assess
+    const unique = await sql<{ valid: boolean; constraint: string | null }>`
+      SELECT i.indisvalid AS valid, c.conname AS constraint
+      FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid
+      WHERE i.indexrelid = 'images_base_filename_key'::regclass
+    `.execute(interrupted.db);
+    expect(unique.rows).toEqual([{ valid: true, constraint: "images_base_filename_key" }]);
+    const counts = await sql<{ rows: number }>`SELECT count(*)::int AS rows FROM images`.execute(interrupted.db);
+    expect(counts.rows).toEqual([{ rows: 500 }]);
   });
 });

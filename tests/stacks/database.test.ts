@@ -1,6 +1,7 @@
 import type { Template } from "aws-cdk-lib/assertions";
 import { Stack } from "aws-cdk-lib/core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { LATEST_MIGRATION } from "../../packages/core/src/platform/migrate";
 import { synthesizeStage, type StackName } from "./synthesize";
 import { functionStatements, lambdaFunction, properties, resourceById, resources } from "./templates";
 
@@ -68,16 +69,32 @@ describe("a stage with its own database", () => {
 });
 
 describe("migrations on deploy", () => {
-  it("invoke the migrate function on create and on every update, once the database and its secret's endpoint exist", () => {
+  it("run the migrate function until the schema reaches the newest migration, once the database and its secret's endpoint exist", () => {
     const [migrate] = resourceById(created.Database, "AWS::Lambda::Function", "Migrate");
     const [database] = resourceById(created.Database, "AWS::RDS::DBInstance", "Database");
     const [endpoint] = resourceById(created.Database, "AWS::EC2::VPCEndpoint", "VpcSecretsManagerEndpoint");
-    const [, script] = resourceById(created.Database, "Custom::SSTScript", "MigrationsScriptResource");
-    expect(properties(script)).toMatchObject({
-      UserCreateFunction: { Ref: migrate },
-      UserUpdateFunction: { Ref: migrate },
+    const [framework, onEvent] = resourceById(created.Database, "AWS::Lambda::Function", "MigrationsProviderframeworkonEvent");
+    const schemas = Object.values(resources(created.Database, "Custom::ArchiveSchema"));
+    expect(schemas).toHaveLength(1);
+    const [schema = { Type: "" }] = schemas;
+    // An hour: CloudFormation's limit for a custom resource.
+    expect(properties(schema)).toEqual({
+      ServiceToken: { "Fn::GetAtt": [framework, "Arn"] },
+      ServiceTimeout: "3600",
+      Target: LATEST_MIGRATION,
     });
-    expect(script["DependsOn"]).toEqual(expect.arrayContaining([database, endpoint]));
+    // The provider framework invokes it as onEvent, then as isComplete until it answers IsComplete.
+    expect(properties(onEvent)["Environment"]).toMatchObject({
+      Variables: {
+        USER_ON_EVENT_FUNCTION_ARN: { "Fn::GetAtt": [migrate, "Arn"] },
+        USER_IS_COMPLETE_FUNCTION_ARN: { "Fn::GetAtt": [migrate, "Arn"] },
+      },
+    });
+    expect(schema["DependsOn"]).toEqual(expect.arrayContaining([database, endpoint]));
+  });
+
+  it("give every invocation Lambda's longest time, 15 minutes: a migration longer than that takes several", () => {
+    expect(lambdaFunction(created.Database, "Migrate")).toMatchObject({ Timeout: 900 });
   });
 
   it("finish before the stacks holding the new functions deploy", () => {

@@ -45,6 +45,9 @@ describe("every archive function", () => {
     expect(env["DATABASE_POOL_SIZE"]).toBe("1");
     expect(env["ALLOW_ANONYMOUS_UPLOADS"]).toBe("false");
     expect(env["THUMBNAIL_HEIGHT"]).toBe("128");
+    // A stage not in shadow mode: the live schema, and notices on.
+    expect(env["DATABASE_SCHEMA"]).toBe("public");
+    expect(env["SEND_NOTICES"]).toBe("true");
   });
 
   it.each(archiveFunctions)("%s/%s runs nodejs22.x on arm64 without X-Ray", (stack, id) => {

@@ -1,5 +1,6 @@
 import { INGEST_ROUTES } from "../../packages/core/src/deliveries/pipelines";
 import { Match, type Template } from "aws-cdk-lib/assertions";
+import { stageConfig } from "../../stacks/stageConfig";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { synthesizeStage } from "./synthesize";
@@ -16,10 +17,13 @@ import {
 
 let ingest: Template;
 let prodIngest: Template;
+/** A stage that owns its bucket and chose EventBridge. */
+let bridgedIngest: Template;
 
 beforeAll(async () => {
   ingest = (await synthesizeStage("test")).templates.Ingest;
   prodIngest = (await synthesizeStage("prod")).templates.Ingest;
+  bridgedIngest = (await synthesizeStage("test", { config: { ...stageConfig("test"), objectEvents: "eventbridge" } })).templates.Ingest;
 });
 
 const queueConfigurations = z.array(
@@ -63,11 +67,77 @@ describe("S3 notifications", () => {
     expect(queues.flatMap((q) => q.Events)).not.toContain("s3:ObjectRemoved:*");
   });
 
-  it("wires production's existing bucket additively, leaving its other notifications alone", () => {
-    const { props, queues } = notifications(prodIngest);
-    expect(props["BucketName"]).toBe("photonranch-001");
-    expect(props["Managed"]).toBe(false);
-    expect(queues).toHaveLength(3);
+});
+
+/** The bucket-notification resource of a stage that reads its events through EventBridge. */
+function eventBridgeSwitch(template: Template) {
+  const switches = Object.values(resources(template, "Custom::S3BucketNotifications"));
+  expect(switches).toHaveLength(1);
+  return properties(switches[0] ?? { Type: "" });
+}
+
+const rules = (template: Template) =>
+  Object.entries(resources(template, "AWS::Events::Rule")).filter(([, rule]) => "EventPattern" in properties(rule));
+
+describe("S3 events through EventBridge, beside the old service's notifications", () => {
+  it("turns on EventBridge delivery on production's bucket, additively, adding no notification that could overlap the old service's", () => {
+    expect(eventBridgeSwitch(prodIngest)).toMatchObject({
+      BucketName: "photonranch-001",
+      // Unmanaged: the handler reads the bucket's configuration and keeps every notification it did not add.
+      Managed: false,
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+    });
+    expect(eventBridgeSwitch(prodIngest)["NotificationConfiguration"]).toEqual({ EventBridgeConfiguration: {} });
+  });
+
+  it.each(INGEST_ROUTES.map((route) => [route.prefix, `${route.functionName.replace(/^ingest/, "")}`]))(
+    "sends production's Object Created events under %s, and only those, to the %s queue (core's ingest table)",
+    (prefix, id) => {
+      const forPrefix = rules(prodIngest).filter(([, rule]) => JSON.stringify(properties(rule)["EventPattern"]).includes(`"${prefix}"`));
+      expect(forPrefix).toHaveLength(1);
+      expect(properties(forPrefix[0]?.[1] ?? { Type: "" })).toMatchObject({
+        State: "ENABLED",
+        EventPattern: {
+          source: ["aws.s3"],
+          "detail-type": ["Object Created"],
+          detail: { bucket: { name: ["photonranch-001"] }, object: { key: [{ prefix }] } },
+        },
+        Targets: [
+          {
+            Arn: { "Fn::GetAtt": [queueLogicalId(prodIngest, `${id}Queue`), "Arn"] },
+            DeadLetterConfig: { Arn: { "Fn::GetAtt": [queueLogicalId(prodIngest, `${id}DeadLetterQueue`), "Arn"] } },
+          },
+        ],
+      });
+    },
+  );
+
+  it("lets EventBridge send to each ingest queue only from that queue's rule, and S3 send to none", () => {
+    for (const id of ["Data", "InfoImages", "Allsky"]) {
+      const [ruleId] = resourceById(prodIngest, "AWS::Events::Rule", `${id}ObjectCreatedRule`);
+      prodIngest.hasResourceProperties("AWS::SQS::QueuePolicy", {
+        Queues: [{ Ref: queueLogicalId(prodIngest, `${id}Queue`) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: "Allow",
+              Principal: { Service: "events.amazonaws.com" },
+              Condition: { ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": [ruleId, "Arn"] } } },
+            }),
+          ]),
+        },
+      });
+    }
+    expect(JSON.stringify(resources(prodIngest, "AWS::SQS::QueuePolicy"))).not.toContain("s3.amazonaws.com");
+  });
+
+  it("a stage that owns its bucket may choose EventBridge too: its bucket then has no queue notification, three rules", () => {
+    expect(eventBridgeSwitch(bridgedIngest)).toMatchObject({
+      Managed: false,
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+    });
+    expect(rules(bridgedIngest)).toHaveLength(3);
+    expect(rules(ingest)).toHaveLength(0);
   });
 });
 
@@ -268,6 +338,13 @@ describe("least privilege", () => {
       expect(granting(statements, "s3:GetObject")).toEqual([]);
       expect(granting(statements, "s3:PutObject")).toEqual([]);
     }
+  });
+
+  it("the sweep scans the tracker for due entries and deletes them; the tracker has no index to query", () => {
+    const statements = functionStatements(ingest, "SweepExpirations");
+    const [scan] = granting(statements, "dynamodb:Scan");
+    expect(scan?.actions).toEqual(["dynamodb:DeleteItem", "dynamodb:Scan"]);
+    expect(scan?.resources[0]).toMatch(/ExpirationsTable\w+Arn/);
   });
 
   it("production's functions read the existing database secret by its name", () => {

@@ -1,9 +1,10 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { tables } from "../../packages/core/src/platform/tables";
+import { tables, type TableName } from "../../packages/core/src/platform/tables";
+import { RUNNING_SYSTEM_TABLES } from "../../stacks/stageConfig";
 import { synthesizeStage } from "./synthesize";
-import { properties, render, resources } from "./templates";
+import { properties, render, resources, type Resource } from "./templates";
 
 let created: Template;
 let imported: Template;
@@ -12,6 +13,14 @@ beforeAll(async () => {
   created = (await synthesizeStage("test")).templates.Storage;
   imported = (await synthesizeStage("prod")).templates.Storage;
 });
+
+/** The table resource named `name`, if the template creates one. */
+function tableNamed(template: Template, name: string): Resource | undefined {
+  const [table] = Object.values(resources(template, "AWS::DynamoDB::Table")).filter(
+    (resource) => properties(resource)["TableName"] === name,
+  );
+  return table;
+}
 
 describe("a stage with its own bucket", () => {
   it("blocks public access, encrypts at rest and enforces object ownership", () => {
@@ -78,8 +87,9 @@ describe("a stage with its own bucket", () => {
     }
   });
 
-  it("creates a stand-in datastreamer queue named for the stage", () => {
-    created.hasResourceProperties("AWS::SQS::Queue", { QueueName: "datastreamIncomingQueue-test" });
+  it("creates a notice queue of its own, named for the stage alone", () => {
+    created.hasResourceProperties("AWS::SQS::Queue", { QueueName: "test-data-archive-notices" });
+    expect(JSON.stringify(created.toJSON())).not.toContain("datastreamIncomingQueue");
   });
 });
 
@@ -90,30 +100,41 @@ describe("production, which keeps its existing bucket", () => {
     imported.hasOutput("BucketName", { Value: "photonranch-001" });
   });
 
-  it("retains its tables and turns on point-in-time recovery", () => {
-    const archiveTables = Object.values(resources(imported, "AWS::DynamoDB::Table"));
-    expect(archiveTables).toHaveLength(Object.keys(tables).length);
-    for (const table of archiveTables) {
-      expect(table).toMatchObject({
+  it("retains the archive's own tables, with point-in-time recovery", () => {
+    const own = (Object.keys(tables) as TableName[]).filter((name) => !(RUNNING_SYSTEM_TABLES as readonly string[]).includes(name));
+    for (const name of own) {
+      expect(tableNamed(imported, `prod-data-archive-${tables[name].baseName}`), name).toMatchObject({
         DeletionPolicy: "Retain",
         Properties: { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } },
       });
     }
   });
 
-  it("writes to the datastreamer's existing queue instead of creating one", () => {
+  it("keeps its shadow tables disposable: a switch removes them, a switch back creates them empty", () => {
+    for (const name of RUNNING_SYSTEM_TABLES) {
+      expect(tableNamed(imported, `prod-data-archive-shadow-${tables[name].baseName}`), name).toMatchObject({
+        DeletionPolicy: "Delete",
+        Properties: { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false } },
+      });
+    }
+  });
+
+  it("writes to the production datastreamer's existing queue instead of creating one", () => {
     imported.resourceCountIs("AWS::SQS::Queue", 0);
     const url = render(imported.findOutputs("DatastreamQueueUrl")["DatastreamQueueUrl"]?.["Value"]);
-    expect(url).toMatch(/\/123456789012\/datastreamIncomingQueue-prod$/);
+    expect(url).toMatch(/\/123456789012\/datastreamIncomingQueue-dev$/);
   });
 });
 
+/** Every table a stage creates, its own and the shadow copies of the running system's, as tables.ts defines it. */
+const createdTables = [
+  ...Object.values(tables).map((definition) => ["test", `test-data-archive-${definition.baseName}`, definition] as const),
+  ...RUNNING_SYSTEM_TABLES.map((name) => ["prod", `prod-data-archive-shadow-${tables[name].baseName}`, tables[name]] as const),
+];
+
 describe("tables built from packages/core/src/tables.ts", () => {
-  it.each(Object.entries(tables))("%s has the key schema, TTL, stream and indexes of its definition", (_name, definition) => {
-    const name = `test-data-archive-${definition.baseName}`;
-    const [table] = Object.values(resources(created, "AWS::DynamoDB::Table")).filter(
-      (resource) => properties(resource)["TableName"] === name,
-    );
+  it.each(createdTables)("%s: %s has the key schema, TTL, stream and indexes of its definition", (stage, name, definition) => {
+    const table = tableNamed(stage === "test" ? created : imported, name);
     expect(table, name).toBeDefined();
     const props = table ? properties(table) : {};
     expect(props["BillingMode"]).toBe("PAY_PER_REQUEST");
@@ -133,11 +154,12 @@ describe("tables built from packages/core/src/tables.ts", () => {
     expect(indexes).toEqual(("globalIndexes" in definition ? definition.globalIndexes : []).map((i) => i.indexName));
   });
 
-  it("streams the expiration tracker's old images, which the expirer needs after TTL deletion", () => {
+  it("streams the expiration tracker as the running system's does, with the old images the expirer reads after TTL deletion", () => {
+    expect(tables.expirations.stream).toMatch(/OLD_IMAGE/);
     created.hasResourceProperties("AWS::DynamoDB::Table", {
       TableName: "test-data-archive-data-expiration-tracker",
-      StreamSpecification: { StreamViewType: "OLD_IMAGE" },
-      TimeToLiveSpecification: { AttributeName: "expires_at", Enabled: true },
+      StreamSpecification: { StreamViewType: tables.expirations.stream },
+      TimeToLiveSpecification: { AttributeName: tables.expirations.ttlAttribute, Enabled: true },
     });
   });
 });

@@ -8,7 +8,7 @@ import { Database } from "../../stacks/Database";
 import { Ingest } from "../../stacks/Ingest";
 import { Monitoring } from "../../stacks/Monitoring";
 import { Storage } from "../../stacks/Storage";
-import { APP_NAME } from "../../stacks/stageConfig";
+import { APP_NAME, type StageConfig } from "../../stacks/stageConfig";
 
 export const ACCOUNT = "123456789012";
 export const REGION = "us-east-1";
@@ -23,13 +23,17 @@ export interface SynthesizedStage {
 
 /**
  * Synthesizes every stack of a stage the way `sst deploy` would, without AWS: deploy mode, a fixed account and region.
- * `bundle` also runs SST's deferred tasks (esbuild of every handler), as a deploy does before synthesis.
+ * `bundle` also runs SST's deferred tasks (esbuild of every handler), as a deploy does before synthesis. `config`
+ * replaces the stage's settings (a stage after a switch: `{ ...stageConfig("prod"), shadow: false }`).
  */
-export async function synthesizeStage(stage: string, options: { bundle?: boolean } = {}): Promise<SynthesizedStage> {
+export async function synthesizeStage(
+  stage: string,
+  options: { bundle?: boolean; config?: StageConfig } = {},
+): Promise<SynthesizedStage> {
   await buildSharpLayer();
   await initProject({ stage });
   const app = new App({ mode: "deploy", stage, name: APP_NAME, region: REGION, account: ACCOUNT });
-  archiveStacks(app);
+  archiveStacks(app, options.config);
   if (options.bundle) await app.finish();
   const templates = Object.fromEntries(
     Object.entries(stackFunctions).map(([name, fn]) => [name, Template.fromStack(getStack(fn))]),

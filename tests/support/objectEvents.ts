@@ -1,7 +1,10 @@
 import type { Context, S3Event, S3EventRecord, SQSEvent, SQSRecord } from "aws-lambda";
+import { isKnownFile, parseObjectKey, type KnownObjectKey } from "@archive/core/names/fileName";
+import type { S3EventBridgeEvent } from "@archive/core/deliveries/s3Events";
 import type { AwsContext } from "@archive/core/platform/context";
 import { putObject as writeObject } from "@archive/core/platform/s3";
 import { encodeS3EventKey } from "@archive/local/s3Server";
+import eventBridgeFixture from "../fixtures/events/eventbridge-s3-object-created.json";
 import s3Fixture from "../fixtures/events/s3-object-created.json";
 import sqsFixture from "../fixtures/events/sqs-s3-notification.json";
 
@@ -40,6 +43,13 @@ export async function putObject(
     sequencer: nextSequencer(),
     eventTime: (options.eventTime ?? new Date()).toISOString(),
   };
+}
+
+/** A key of a file the archive reads (txt, jpg, fits), parsed, as the ingestion pipelines are given it. */
+export function knownObjectKey(key: string): KnownObjectKey {
+  const file = parseObjectKey(key);
+  if (!isKnownFile(file)) throw new Error(`${key} is not a file the archive reads`);
+  return file;
 }
 
 /** An object that is not in the bucket (never uploaded, or gone). */
@@ -91,6 +101,25 @@ export function sqsBatch(bodies: BatchMessage[]): SQSEvent {
 /** One message per object, as S3 → SQS delivers them. */
 export function sqsBatchOf(objects: StoredObject[]): SQSEvent {
   return sqsBatch(objects.map((object) => ({ body: s3Notification([object]) })));
+}
+
+/** S3's EventBridge event of one object: the key as is (EventBridge does not URL-encode it), the time to the second. */
+export function eventBridgeEvent(object: StoredObject): S3EventBridgeEvent {
+  return {
+    ...eventBridgeFixture,
+    source: "aws.s3",
+    time: `${object.eventTime.slice(0, 19)}Z`,
+    detail: {
+      ...eventBridgeFixture.detail,
+      bucket: { name: object.bucket },
+      object: { key: object.key, size: object.size, etag: object.eTag, sequencer: object.sequencer },
+    },
+  };
+}
+
+/** One message per object, as an EventBridge rule with a queue target delivers them. */
+export function sqsBatchOfEventBridge(objects: StoredObject[]): SQSEvent {
+  return sqsBatch(objects.map((object) => ({ body: eventBridgeEvent(object) })));
 }
 
 export function lambdaContext(name = "test-function"): Context {

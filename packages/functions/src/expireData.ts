@@ -9,7 +9,7 @@ import { configFromEnvironment } from "@archive/core/platform/config";
 import type { ArchiveContext } from "@archive/core/platform/context";
 import { isRetryable } from "@archive/core/platform/errors";
 
-/** Stream REMOVE records of data-expiration-tracker (TTL or sweep deletions) → expireEntry; a failure retries its record. */
+/** Removals from data-expiration-tracker (TTL, sweep or old service; their old image) → expireEntry; a failure retries its record. */
 export const createHandler = (ctx: ArchiveContext) => {
   const processor = new BatchProcessor(EventType.DynamoDBStreams);
   const expireRecord = async (record: DynamoDBRecord): Promise<void> => {

@@ -223,7 +223,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       dynamodb: { endpoint: dynamo.endpoint, region: REGION, tables: dynamo.tableNames },
       database: embedded ? "embedded" : "postgres",
       stateDir,
-      anonymousUploads: config.ALLOW_ANONYMOUS_UPLOADS,
+      anonymousUploads: config.ALLOW_ANONYMOUS_UPLOADS !== "false",
       queues: dispatcher.stats(),
       deadLetters: dispatcher.deadLetters().length,
     });

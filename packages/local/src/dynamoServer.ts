@@ -1,12 +1,16 @@
 import type { AddressInfo } from "node:net";
 import {
   CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   type AttributeDefinition,
   type CreateTableCommandInput,
+  type TableDescription,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { tables, type TableDefinition, type TableName } from "@archive/core/platform/tables";
+import { logger } from "./log";
 
 export type TableNames = Record<TableName, string>;
 
@@ -63,6 +67,32 @@ export function listeningPort(address: AddressInfo | string | null): number {
   return address.port;
 }
 
+/** The keys and index names a table is created with, comparable with what DescribeTable reports. */
+function shapeOf(table: Pick<TableDescription, "KeySchema" | "AttributeDefinitions" | "GlobalSecondaryIndexes">): string {
+  const keys = (table.KeySchema ?? []).map((key) => {
+    const type = table.AttributeDefinitions?.find((attribute) => attribute.AttributeName === key.AttributeName)?.AttributeType;
+    return `${key.KeyType}:${key.AttributeName}:${type}`;
+  });
+  const indexes = (table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName).sort();
+  return JSON.stringify({ keys, indexes });
+}
+
+/**
+ * A persisted table created by an older version with other keys (before the running system's shapes) cannot hold
+ * today's items: it is dropped and created anew, losing only local items (upload log, channels, pending expirations).
+ */
+async function replaceIfReshaped(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
+  const { Table: existing } = await client.send(new DescribeTableCommand({ TableName: input.TableName }));
+  if (!existing || shapeOf(existing) === shapeOf(input)) return;
+  logger.warn("a persisted table has an older key schema; it is created anew, empty", {
+    table: input.TableName,
+    was: shapeOf(existing),
+    now: shapeOf(input),
+  });
+  await client.send(new DeleteTableCommand({ TableName: input.TableName }));
+  await client.send(new CreateTableCommand(input));
+}
+
 /** Starts dynalite (in memory) on 127.0.0.1 and creates every table of core/tables.ts. */
 export async function startDynamoServer(options: LocalDynamoOptions = {}): Promise<LocalDynamoServer> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path ? { path: options.path } : {}) });
@@ -81,9 +111,11 @@ export async function startDynamoServer(options: LocalDynamoOptions = {}): Promi
   });
   try {
     for (const name of Object.keys(tables) as TableName[]) {
-      await client.send(new CreateTableCommand(createTableInput(tableNames[name], tables[name]))).catch((error: unknown) => {
+      const input = createTableInput(tableNames[name], tables[name]);
+      await client.send(new CreateTableCommand(input)).catch(async (error: unknown) => {
         // A persisted directory already holds its tables from the last run.
         if (!(options.path && error instanceof Error && error.name === "ResourceInUseException")) throw error;
+        await replaceIfReshaped(client, input);
       });
     }
   } finally {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { infoImage, type InfoChannel } from "../infoImages/infoChannels";
 import { parseBaseFilename } from "../names/fileName";
+import { INFO_IMAGE_LINKS } from "../names/storedFiles";
 import type { AwsContext } from "../platform/context";
 import { ArchiveError } from "../platform/errors";
 import { presignDownload } from "../platform/presign";
@@ -135,7 +136,10 @@ export function collapseSmartStacks(packages: ImagePackage[]): ImagePackage[] {
   );
 }
 
-/** GET /infoimage: the channel's item as stored, with the flags, the directory and a link per file it has. */
+/**
+ * GET /infoimage: the channel's item as stored, with the flags, the directory and a link per file it has — the old
+ * read API's package (photonranch-api api/info_images.py), read from the same attributes.
+ */
 export interface InfoImagePackage extends Record<string, unknown> {
   site: string;
   channel: InfoChannel;
@@ -159,14 +163,13 @@ export async function infoImagePackage(
 ): Promise<InfoImagePackage | undefined> {
   const image = await infoImage(ctx, site, channel, ctx.clock());
   if (!image) return undefined;
-  const link = async (exists: boolean | undefined, key: string | undefined) =>
-    exists && key ? presignDownload(ctx, key, "image") : undefined;
-  const [jpg_url, jpg_small_url, fits_01_url, fits_10_url] = await Promise.all([
-    link(image.jpg_medium_exists, image.jpg_medium_key),
-    link(image.jpg_small_exists, image.jpg_small_key),
-    link(image.fits_01_exists, image.fits_01_key),
-    link(image.fits_10_exists, image.fits_10_key),
-  ]);
+  const links = await Promise.all(
+    INFO_IMAGE_LINKS.map(async ({ flag, path, url }): Promise<[string, string][]> => {
+      const key = image[path];
+      if (image[flag] !== true || typeof key !== "string" || key === "") return [];
+      return [[url, await presignDownload(ctx, key, "image")]];
+    }),
+  );
   return {
     ...image,
     site,
@@ -177,10 +180,7 @@ export async function infoImagePackage(
     fits_10_exists: image.fits_10_exists ?? false,
     jpg_medium_exists: image.jpg_medium_exists ?? false,
     jpg_small_exists: image.jpg_small_exists ?? false,
-    ...(jpg_url ? { jpg_url } : {}),
-    ...(jpg_small_url ? { jpg_small_url } : {}),
-    ...(fits_01_url ? { fits_01_url } : {}),
-    ...(fits_10_url ? { fits_10_url } : {}),
+    ...Object.fromEntries(links.flat()),
   };
 }
 

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import { assertSiteName, type ArchiveFileName } from "../names/fileName";
+import { assertSiteName, type UploadObjectKey } from "../names/fileName";
 import type { AwsContext } from "../platform/context";
 import { dynamoCall, dynamoFault, isConditionFailure } from "../platform/dynamo";
 import { ArchiveError, ForbiddenError, NotFoundError, UnauthorizedError } from "../platform/errors";
 import { tables } from "../platform/tables";
+import { recordAnonymousUpload } from "./anonymousUploads";
 
 type TokenContext = Pick<AwsContext, "dynamo" | "tables">;
 
@@ -14,7 +15,10 @@ type TokenContext = Pick<AwsContext, "dynamo" | "tables">;
  * Only the SHA-256 of a token is stored, so the table never holds a usable secret.
  */
 
-/** Who is asking to upload: a site proven by its token, a legacy client on a stage that allows it, or nobody. */
+/**
+ * Who is asking to upload: a site proven by its token, a legacy client without one (whether it may upload is the
+ * upload route's decision, which knows the file's site), or nobody.
+ */
 export type UploadCaller =
   | { kind: "site"; site: string }
   | { kind: "anonymous" }
@@ -130,15 +134,15 @@ export function bearerToken(authorization: string | undefined): string | undefin
   return match?.[1];
 }
 
+const TOKEN_REQUIRED = "a site token is required (Authorization: Bearer <token>)";
+
 /** The authorizer's decision: which site a token belongs to, or why there is no caller. */
 export async function identifyCaller(
   ctx: Pick<AwsContext, "dynamo" | "tables" | "config">,
   token: string | undefined,
 ): Promise<UploadCaller> {
   if (token === undefined || token === "") {
-    return ctx.config.ALLOW_ANONYMOUS_UPLOADS
-      ? { kind: "anonymous" }
-      : { kind: "unauthenticated", reason: "a site token is required (Authorization: Bearer <token>)" };
+    return ctx.config.ALLOW_ANONYMOUS_UPLOADS === "false" ? { kind: "unauthenticated", reason: TOKEN_REQUIRED } : { kind: "anonymous" };
   }
   const result = await dynamoCall("look up a site token", () =>
     ctx.dynamo.send(new GetCommand({ TableName: ctx.tables.siteTokens, Key: { token_hash: hashToken(token) } })),
@@ -150,10 +154,31 @@ export async function identifyCaller(
   return { kind: "site", site: record.site };
 }
 
-/** A caller may upload a file only when the file's site part is the caller's own site (anonymous: any site). */
-export function assertMayUpload(caller: UploadCaller, file: ArchiveFileName): void {
+/** Whether the site has a token that is not revoked: from then on its uploads need it ("until-site-token"). */
+export async function hasActiveToken(ctx: TokenContext, site: string): Promise<boolean> {
+  return (await listTokens(ctx, site)).some((record) => record.revokedAt === null);
+}
+
+/**
+ * The upload route's decision (the authorizer cannot see the file's site, which is in the body): a site's token
+ * uploads only its own site's files; a caller without a token uploads as the stage's ALLOW_ANONYMOUS_UPLOADS says,
+ * and each such upload is counted for its site.
+ */
+export async function authorizeUpload(
+  ctx: Pick<AwsContext, "dynamo" | "tables" | "config" | "metrics" | "clock">,
+  caller: UploadCaller,
+  file: UploadObjectKey,
+): Promise<void> {
   if (caller.kind === "unauthenticated") throw new UnauthorizedError(caller.reason);
-  if (caller.kind === "site" && caller.site !== file.site) {
-    throw new ForbiddenError(`a token of site ${caller.site} cannot upload files of site ${file.site}`);
+  if (caller.kind === "site") {
+    if (caller.site !== file.site) throw new ForbiddenError(`a token of site ${caller.site} cannot upload files of site ${file.site}`);
+    return;
   }
+  const setting = ctx.config.ALLOW_ANONYMOUS_UPLOADS;
+  // This function's own setting decides, whatever the authorizer was configured with.
+  if (setting === "false") throw new UnauthorizedError(TOKEN_REQUIRED);
+  if (setting === "until-site-token" && (await hasActiveToken(ctx, file.site))) {
+    throw new UnauthorizedError(`site ${file.site} has a site token: its uploads need it (Authorization: Bearer <token>)`);
+  }
+  await recordAnonymousUpload(ctx, file.site, file.key, ctx.clock());
 }

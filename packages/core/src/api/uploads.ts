@@ -5,7 +5,7 @@ import type { ArchiveContext } from "../platform/context";
 import { InvalidInputError } from "../platform/errors";
 import { presignUpload, type PresignedUpload } from "../platform/presign";
 import { requestedObjectKey, type UploadRequest } from "./requests";
-import { assertMayUpload, type UploadCaller } from "./siteTokens";
+import { authorizeUpload, type UploadCaller } from "./siteTokens";
 
 /**
  * POST /upload: checks the caller may upload this file, records what the request already tells us (the header, the
@@ -13,7 +13,7 @@ import { assertMayUpload, type UploadCaller } from "./siteTokens";
  */
 export async function requestUpload(ctx: ArchiveContext, request: UploadRequest, caller: UploadCaller): Promise<PresignedUpload> {
   const key = requestedObjectKey(request.s3_directory, request.object_name);
-  assertMayUpload(caller, key);
+  await authorizeUpload(ctx, caller, key);
   if (request.header !== undefined) {
     // Info and allsky images live in DynamoDB, not in `images`; their headers arrive as .txt files.
     if (key.directory !== "data") throw new InvalidInputError("header is only accepted for data uploads", "header");

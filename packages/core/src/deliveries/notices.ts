@@ -37,18 +37,20 @@ type NoticeContext = Pick<AwsContext, "dynamo" | "tables" | "sqs" | "config">;
  * Sends an event's notice once it is done: of concurrent deliveries of the event exactly one claims the notice and
  * sends it, then records it as sent; a failed send gives the claim back so the retry sends it. Returns whether this
  * delivery sent it. At least once: a crash between sending and recording sends it twice, a lost notice never.
+ * With SEND_NOTICES off (shadow mode) the claim and the record are kept, so deliveries finish exactly as they would,
+ * and nothing is sent (false).
  */
 export async function sendNoticeOnce(ctx: NoticeContext, ref: ObjectRef, notice: ImageNotice, now: Date): Promise<boolean> {
   const claim = await claimNotice(ctx, ref, now);
   if (!claim) return false;
   try {
-    await notify(ctx, notice);
+    if (ctx.config.SEND_NOTICES) await notify(ctx, notice);
   } catch (error) {
     await releaseNoticeClaim(ctx, ref, claim);
     throw error;
   }
   await recordNotified(ctx, ref, now);
-  return true;
+  return ctx.config.SEND_NOTICES;
 }
 
 /** Sends a notice to the datastreamer's queue; a failure is transient (the record is retried). */

@@ -2,7 +2,10 @@ import { z } from "zod";
 import { InvalidInputError } from "../platform/errors";
 import { decodeS3EventKey } from "../names/fileName";
 
-/** One created S3 object, as a notification describes it; `key` is decoded (the one place, via decodeS3EventKey). */
+/**
+ * One created S3 object, as a notification or an EventBridge event describes it. `key` is the object's real key: a
+ * notification's is URL-encoded and decoded here (the one place, via decodeS3EventKey); EventBridge's is sent plain.
+ */
 export interface ObjectRef {
   bucket: string;
   key: string;
@@ -12,6 +15,8 @@ export interface ObjectRef {
   sequencer: string;
   eventTime: Date;
 }
+
+const sequencerSchema = z.string().regex(/^[0-9A-Fa-f]{1,64}$/, "a hex sequencer");
 
 const s3RecordSchema = z.object({
   eventSource: z.literal("aws:s3"),
@@ -24,7 +29,23 @@ const s3RecordSchema = z.object({
       // Copy notifications from some emulators omit size and ETag; real S3 always sends them for ObjectCreated.
       size: z.number().int().nonnegative().default(0),
       eTag: z.string().default(""),
-      sequencer: z.string().regex(/^[0-9A-Fa-f]{1,64}$/, "a hex sequencer"),
+      sequencer: sequencerSchema,
+    }),
+  }),
+});
+
+/** S3's event as EventBridge delivers it (straight, or as the body of an SQS message a rule sent). */
+export const s3EventBridgeEventSchema = z.object({
+  source: z.literal("aws.s3"),
+  "detail-type": z.string(),
+  time: z.string().datetime({ offset: true }),
+  detail: z.object({
+    bucket: z.object({ name: z.string().min(1) }),
+    object: z.object({
+      key: z.string().min(1),
+      size: z.number().int().nonnegative().default(0),
+      etag: z.string().default(""),
+      sequencer: sequencerSchema,
     }),
   }),
 });
@@ -39,13 +60,37 @@ export function isS3Notification(event: unknown): event is z.input<typeof s3Noti
   return s3NotificationSchema.safeParse(event).success;
 }
 
-/** The created objects of a notification; removals and test events name none. Throws InvalidInputError on other shapes. */
+export type S3EventBridgeEvent = z.input<typeof s3EventBridgeEventSchema>;
+
+export function isS3EventBridgeEvent(event: unknown): event is S3EventBridgeEvent {
+  return s3EventBridgeEventSchema.safeParse(event).success;
+}
+
+/**
+ * The created objects of a notification or an EventBridge event; removals and test events name none. Throws
+ * InvalidInputError on other shapes.
+ */
 export function objectRefsFromEvent(event: unknown): ObjectRef[] {
   if (s3TestEventSchema.safeParse(event).success) return [];
+  const bridged = s3EventBridgeEventSchema.safeParse(event);
+  if (bridged.success) {
+    const { detail } = bridged.data;
+    if (bridged.data["detail-type"] !== "Object Created") return [];
+    return [
+      {
+        bucket: detail.bucket.name,
+        key: detail.object.key,
+        size: detail.object.size,
+        eTag: detail.object.etag,
+        sequencer: detail.object.sequencer,
+        eventTime: new Date(bridged.data.time),
+      },
+    ];
+  }
   const parsed = s3NotificationSchema.safeParse(event);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
-    throw new InvalidInputError(`not an S3 event notification: ${problems}`, "Records");
+    throw new InvalidInputError(`neither an S3 event notification nor an EventBridge S3 event: ${problems}`, "Records");
   }
   return parsed.data.Records.filter((record) => record.eventName.startsWith("ObjectCreated:")).map((record) => ({
     bucket: record.s3.bucket.name,
@@ -57,7 +102,7 @@ export function objectRefsFromEvent(event: unknown): ObjectRef[] {
   }));
 }
 
-/** The created objects named by one SQS message body (an S3 notification as JSON). */
+/** The created objects named by one SQS message body (an S3 notification or an EventBridge S3 event, as JSON). */
 export function objectRefsFromMessageBody(body: string): ObjectRef[] {
   let event: unknown;
   try {

@@ -1,21 +1,20 @@
-import { DeleteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { removeAllskyImage } from "../allsky/allskyImages";
 import { removeImage } from "../exposures/imageStore";
 import { removeInfoImage } from "../infoImages/infoChannels";
-import { objectKeyPrefix, parseObjectKey, type ArchiveDirectory } from "../names/fileName";
+import { objectKeyPrefix, parseBaseFilename, parseObjectKey, type ArchiveDirectory } from "../names/fileName";
 import type { ArchiveContext, AwsContext } from "../platform/context";
 import { dynamoCall, epochSeconds } from "../platform/dynamo";
 import { ArchiveError, InvalidInputError } from "../platform/errors";
 import { describeError } from "../platform/logger";
 import { deleteObject, listKeys } from "../platform/s3";
-import { tables, TTL_ATTRIBUTE } from "../platform/tables";
-import { DUE_PARTITION, expirationEntrySchema, type ExpirationEntry } from "./expirationTracker";
+import { expirationEntrySchema, type ExpirationEntry } from "./expirationTracker";
 
 /**
- * Expiring an exposure: its record (row, channel or allsky item) and its objects. DynamoDB's TTL deletions of tracker
- * entries stream to expireData, and a sweep every minute expires what is due (TTL may lag by days); both call
- * expireEntry, which may run any number of times for one entry.
+ * Expiring an exposure: its record (row, channel or allsky item) and its objects. Removals of tracker entries (TTL's,
+ * the sweep's, the old service's) stream to expireData, and the sweep expires what is due (TTL may lag by days); both
+ * call expireEntry, which may run any number of times for one entry.
  */
 
 /** The exposure's objects: exactly those whose key parses to this base filename (never a neighbour's). */
@@ -34,10 +33,10 @@ async function objectsOf(ctx: AwsContext, directory: ArchiveDirectory, baseFilen
 
 /** Deletes one exposure: its database record first, then its objects. Safe to repeat. */
 export async function expireEntry(ctx: ArchiveContext, entry: ExpirationEntry): Promise<{ objectsDeleted: number }> {
-  const base = entry.base_filename;
+  const { baseFilename: base, site } = parseBaseFilename(entry.pk);
   if (entry.s3_directory === "data") await removeImage(ctx.db, base);
-  else if (entry.s3_directory === "info-images") await removeInfoImage(ctx, entry.site, base);
-  else await removeAllskyImage(ctx, entry.site, base);
+  else if (entry.s3_directory === "info-images") await removeInfoImage(ctx, site, base);
+  else await removeAllskyImage(ctx, site, base);
   const keys = await objectsOf(ctx, entry.s3_directory, base);
   for (const key of keys) await deleteObject(ctx, key);
   ctx.log.info("expired an exposure", { s3_directory: entry.s3_directory, base_filename: base, objects_deleted: keys.length });
@@ -46,11 +45,9 @@ export async function expireEntry(ctx: ArchiveContext, entry: ExpirationEntry): 
 
 /** The entry in a DynamoDB stream record's old image (attribute-value JSON); bad input when it is not one. */
 const streamImageSchema = z.object({
-  expiration_key: z.object({ S: z.string() }),
+  pk: z.object({ S: z.string() }),
   s3_directory: z.object({ S: z.string() }),
-  base_filename: z.object({ S: z.string() }),
-  site: z.object({ S: z.string() }),
-  [TTL_ATTRIBUTE]: z.object({ N: z.string() }),
+  expiration_timestamp_s: z.object({ N: z.string() }),
 });
 
 export function expirationEntryFromStreamImage(image: unknown): ExpirationEntry {
@@ -58,11 +55,9 @@ export function expirationEntryFromStreamImage(image: unknown): ExpirationEntry 
   const entry =
     parsed.success &&
     expirationEntrySchema.safeParse({
-      expiration_key: parsed.data.expiration_key.S,
+      pk: parsed.data.pk.S,
       s3_directory: parsed.data.s3_directory.S,
-      base_filename: parsed.data.base_filename.S,
-      site: parsed.data.site.S,
-      expires_at: Number(parsed.data[TTL_ATTRIBUTE].N),
+      expiration_timestamp_s: Number(parsed.data.expiration_timestamp_s.N),
     });
   if (!entry || !entry.success) {
     throw new InvalidInputError("the stream record's old image is not an expiration entry", "OldImage");
@@ -75,18 +70,39 @@ export interface SweepResult {
   failed: number;
 }
 
-/** Expires every entry due at `now` and deletes it; an entry that fails stays for the next sweep. */
-export async function sweepDueExpirations(ctx: ArchiveContext, now: Date): Promise<SweepResult> {
+/** A part of the table, as a parallel scan divides it. */
+export interface SweepSegment {
+  segment: number;
+  totalSegments: number;
+}
+
+/** The scheduled sweep's parts: it runs every minute, so each entry is looked at once an hour. */
+export const SWEEP_SEGMENTS = 60;
+
+/**
+ * The part the scheduled sweep at `now` reads. The tracker is the running system's table (no index to find due entries
+ * by, and production's may have the 1 read unit it was created with), so the sweep scans; one sixtieth per run keeps
+ * each run's reads small while TTL and the stream do the prompt work, and every due entry is found within the hour.
+ */
+export function sweepSegmentAt(now: Date): SweepSegment {
+  return { segment: Math.floor(now.getTime() / 60_000) % SWEEP_SEGMENTS, totalSegments: SWEEP_SEGMENTS };
+}
+
+/**
+ * Expires every entry due at `now` (of one segment of the table, or all of it) and deletes it; an entry that fails
+ * stays for the next sweep.
+ */
+export async function sweepDueExpirations(ctx: ArchiveContext, now: Date, part?: SweepSegment): Promise<SweepResult> {
   const result: SweepResult = { expired: 0, failed: 0 };
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await dynamoCall("find due expirations", () =>
       ctx.dynamo.send(
-        new QueryCommand({
+        new ScanCommand({
           TableName: ctx.tables.expirations,
-          IndexName: tables.expirations.globalIndexes[0].indexName,
-          KeyConditionExpression: "due_partition = :due AND expires_at <= :now",
-          ExpressionAttributeValues: { ":due": DUE_PARTITION, ":now": epochSeconds(now) },
+          FilterExpression: "expiration_timestamp_s <= :now",
+          ExpressionAttributeValues: { ":now": epochSeconds(now) },
+          ...(part ? { Segment: part.segment, TotalSegments: part.totalSegments } : {}),
           ExclusiveStartKey: startKey,
         }),
       ),
@@ -105,7 +121,7 @@ export async function sweepDueExpirations(ctx: ArchiveContext, now: Date): Promi
       } catch (error) {
         result.failed++;
         ctx.log.error("cannot expire an exposure; the next sweep tries again", {
-          base_filename: parsed.data.base_filename,
+          base_filename: parsed.data.pk,
           s3_directory: parsed.data.s3_directory,
           retryable: error instanceof ArchiveError ? error.retryable : true,
           error: describeError(error),
@@ -119,8 +135,6 @@ export async function sweepDueExpirations(ctx: ArchiveContext, now: Date): Promi
 
 async function deleteEntry(ctx: Pick<AwsContext, "dynamo" | "tables">, entry: ExpirationEntry): Promise<void> {
   await dynamoCall("delete an expiration entry", () =>
-    ctx.dynamo.send(
-      new DeleteCommand({ TableName: ctx.tables.expirations, Key: { expiration_key: entry.expiration_key } }),
-    ),
+    ctx.dynamo.send(new DeleteCommand({ TableName: ctx.tables.expirations, Key: { pk: entry.pk } })),
   );
 }

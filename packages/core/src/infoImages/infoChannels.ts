@@ -1,34 +1,46 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { hoursToMs } from "../deliveries/retention";
-import type { ArchiveFileName, ArchiveObjectKey } from "../names/fileName";
-import { storedFileAttributes, storedFilesShape } from "../names/storedFiles";
+import type { KnownObjectKey } from "../names/fileName";
+import { INFO_IMAGE_LINKS, infoFileAttributes } from "../names/storedFiles";
 import type { AwsContext } from "../platform/context";
-import { dynamoCall, dynamoFault, epochSeconds, isConditionFailure, setAttributes } from "../platform/dynamo";
+import { dynamoCall, dynamoFault, epochSeconds, isConditionFailure, setAttributes, updateIfCondition } from "../platform/dynamo";
 import { InvalidInputError } from "../platform/errors";
 
 type InfoContext = Pick<AwsContext, "dynamo" | "tables">;
 
 /**
- * The `info-images` table: `{site}#metadata` holds channel1..3 = the base filename the upload API assigned; `{site}#{n}`
- * holds channel n's current image: base_filename, `<file>_exists` / `<file>_key` per file (the flag names of the
- * `images` table, so fits 00 and 01 are both fits_01), the header from a .txt, and expires_at (48 h by default).
+ * The `info-images` table, as the running system shapes it (CONTRACTS.md) and its upload route, ingester and read API
+ * use it: `{site}#metadata` holds channel1..3 = the base filename the upload route assigned; `{site}#{n}` holds
+ * channel n's current image: base_filename, expiration_timestamp (the TTL), data_type, file_date, per file
+ * `{ext}_{RR}_file_path` and its flag (names/storedFiles.ts), and the header of a .txt as a map of the cards' strings.
  */
 export const INFO_CHANNELS = [1, 2, 3] as const;
 export type InfoChannel = (typeof INFO_CHANNELS)[number];
 
+const linkShape = Object.fromEntries(
+  INFO_IMAGE_LINKS.flatMap(({ flag, path }) => [
+    [flag, z.boolean().optional()],
+    [path, z.string().optional()],
+  ]),
+) as Record<(typeof INFO_IMAGE_LINKS)[number]["flag"], z.ZodOptional<z.ZodBoolean>> &
+  Record<(typeof INFO_IMAGE_LINKS)[number]["path"], z.ZodOptional<z.ZodString>>;
+
 export const infoImageSchema = z
   .object({
     pk: z.string(),
-    site: z.string(),
-    channel: z.number().int().min(1).max(3),
     base_filename: z.string(),
-    s3_directory: z.literal("info-images"),
-    expires_at: z.number(),
-    ...storedFilesShape,
+    expiration_timestamp: z.number(),
+    data_type: z.string().optional(),
+    file_date: z.string().optional(),
+    header: z.record(z.unknown()).optional(),
+    ...linkShape,
   })
   .passthrough();
 export type InfoImage = z.infer<typeof infoImageSchema>;
+
+/** A header as the running system stores it on a channel: keyword → the card's value as written. */
+export type InfoImageHeader = Record<string, string>;
 
 export function parseInfoChannel(value: unknown): InfoChannel {
   const channel = Number(value);
@@ -38,25 +50,23 @@ export function parseInfoChannel(value: unknown): InfoChannel {
 
 const metadataKey = (site: string) => `${site}#metadata`;
 const channelKey = (site: string, channel: InfoChannel) => `${site}#${channel}`;
-/** Orders base filenames of a site by date and counter; a channel never goes back to an older image. */
-const baseOrder = (file: Pick<ArchiveFileName, "date" | "counter">) => `${file.date}${file.counter}`;
 
-/** The upload API's half: the channel's next image is this base filename. */
+/** The upload route's half: the channel's next image is this base filename (exactly the old route's write). */
 export async function assignChannel(ctx: InfoContext, site: string, channel: InfoChannel, baseFilename: string): Promise<void> {
   await dynamoCall("assign an info channel", () =>
     ctx.dynamo.send(
       new UpdateCommand({
         TableName: ctx.tables.infoImages,
         Key: { pk: metadataKey(site) },
-        UpdateExpression: "SET #channel = :base, site = :site",
+        UpdateExpression: "SET #channel = :base",
         ExpressionAttributeNames: { "#channel": `channel${channel}` },
-        ExpressionAttributeValues: { ":base": baseFilename, ":site": site },
+        ExpressionAttributeValues: { ":base": baseFilename },
       }),
     ),
   );
 }
 
-/** The channel the upload API assigned this base filename to; bad input when it was assigned to none. */
+/** The channel the upload route (ours or the old one) assigned this base filename to; bad input when it assigned none. */
 export async function channelOf(ctx: InfoContext, site: string, baseFilename: string): Promise<InfoChannel> {
   const result = await dynamoCall("read the info channels", () =>
     ctx.dynamo.send(new GetCommand({ TableName: ctx.tables.infoImages, Key: { pk: metadataKey(site) } })),
@@ -73,15 +83,18 @@ export async function channelOf(ctx: InfoContext, site: string, baseFilename: st
 }
 
 export interface InfoFile {
-  file: ArchiveObjectKey;
-  /** The header JSON from a .txt. */
-  header?: string;
+  file: KnownObjectKey;
+  /** The header of a .txt, as written in its cards. */
+  header?: InfoImageHeader;
+  /** When the file arrived: the channel shows it INFO_IMAGE_TTL_HOURS from then. */
   now: Date;
 }
 
 /**
- * Records a file of the channel's current image: adds to the channel item when it holds this base filename, replaces
- * the item when it holds an older one (or none). Returns the channel.
+ * Records a file of the channel's current image, which its metadata item names (a file of another base filename was
+ * replaced there since, or never assigned, and is rejected): adds to the channel's item when it holds this base
+ * filename, else replaces the item, as the old ingester deletes an item of another base filename first. Returns the
+ * channel.
  */
 export async function recordInfoFile(
   ctx: Pick<AwsContext, "dynamo" | "tables" | "config">,
@@ -89,65 +102,43 @@ export async function recordInfoFile(
 ): Promise<InfoChannel> {
   const channel = await channelOf(ctx, file.site, file.baseFilename);
   const fields = {
-    expires_at: epochSeconds(new Date(now.getTime() + hoursToMs(ctx.config.INFO_IMAGE_TTL_HOURS))),
-    updated_at: now.toISOString(),
-    ...storedFileAttributes(file, header),
+    expiration_timestamp: epochSeconds(new Date(now.getTime() + hoursToMs(ctx.config.INFO_IMAGE_TTL_HOURS))),
+    data_type: file.dataType,
+    file_date: file.date,
+    ...infoFileAttributes(file),
+    ...(header === undefined ? {} : { header }),
   };
-  const { dynamo } = ctx;
   const TableName = ctx.tables.infoImages;
   const Key = { pk: channelKey(file.site, channel) };
   // Two files of a new image may arrive at once: whoever loses the replace adds to the item the other one wrote.
   for (let attempt = 0; attempt < 3; attempt++) {
+    const update = setAttributes(fields);
+    const added = await updateIfCondition(ctx, "update an info channel", {
+      TableName,
+      Key,
+      ...update,
+      ConditionExpression: "base_filename = :base",
+      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ":base": file.baseFilename },
+    });
+    if (added) return channel;
     try {
-      const update = setAttributes(fields);
-      await dynamo.send(
-        new UpdateCommand({
-          TableName,
-          Key,
-          ...update,
-          ConditionExpression: "base_filename = :base",
-          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ":base": file.baseFilename },
-        }),
-      );
-      return channel;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw dynamoFault("update an info channel", error);
-    }
-    try {
-      await dynamo.send(
+      await ctx.dynamo.send(
         new PutCommand({
           TableName,
-          Item: {
-            ...Key,
-            site: file.site,
-            channel,
-            base_filename: file.baseFilename,
-            base_order: baseOrder(file),
-            s3_directory: "info-images",
-            ...fields,
-          },
-          ConditionExpression: "attribute_not_exists(pk) OR (base_order <= :order AND base_filename <> :base)",
-          ExpressionAttributeValues: { ":order": baseOrder(file), ":base": file.baseFilename },
+          Item: { ...Key, base_filename: file.baseFilename, ...fields },
+          ConditionExpression: "attribute_not_exists(pk) OR base_filename <> :base",
+          ExpressionAttributeValues: { ":base": file.baseFilename },
         }),
       );
       return channel;
     } catch (error) {
       if (!isConditionFailure(error)) throw dynamoFault("replace an info channel", error);
     }
-    const current = await dynamoCall("read an info channel", () => dynamo.send(new GetCommand({ TableName, Key })));
-    const currentOrder = current.Item?.["base_order"];
-    if (typeof currentOrder === "string" && currentOrder > baseOrder(file)) {
-      throw new InvalidInputError(
-        `info image ${file.baseFilename} is older than ${String(current.Item?.["base_filename"])} on channel ${channel}`,
-        "info_channel",
-        "stale_info_image",
-      );
-    }
   }
   throw dynamoFault("record an info image file", new Error(`channel ${channel} of ${file.site} kept changing`));
 }
 
-/** Channel n's image, or undefined when there is none or it is past its expiry. */
+/** Channel n's image, or undefined when there is none or it is past its expiration_timestamp. */
 export async function infoImage(
   ctx: Pick<AwsContext, "dynamo" | "tables" | "log">,
   site: string,
@@ -155,9 +146,7 @@ export async function infoImage(
   now: Date,
 ): Promise<InfoImage | undefined> {
   const result = await dynamoCall("read an info image", () =>
-    ctx.dynamo.send(
-      new GetCommand({ TableName: ctx.tables.infoImages, Key: { pk: channelKey(site, channel) } }),
-    ),
+    ctx.dynamo.send(new GetCommand({ TableName: ctx.tables.infoImages, Key: { pk: channelKey(site, channel) } })),
   );
   if (!result.Item) return undefined;
   const parsed = infoImageSchema.safeParse(result.Item);
@@ -165,7 +154,7 @@ export async function infoImage(
     ctx.log.warn("an info image item of an unexpected shape is not shown", { site, channel, issues: parsed.error.issues });
     return undefined;
   }
-  return parsed.data.expires_at > epochSeconds(now) ? parsed.data : undefined;
+  return parsed.data.expiration_timestamp > epochSeconds(now) ? parsed.data : undefined;
 }
 
 /** Clears every channel of the site that still shows this base filename; true when one did. */

@@ -12,6 +12,16 @@ const booleanFlag = z
 
 const optionalUrl = z.string().url().optional();
 
+/**
+ * Uploads without a site token: "false" never; "true" always (the local archive); "until-site-token" per site until
+ * that site has an active token (production while the sites' scripts move to tokens).
+ */
+export type AnonymousUploadsSetting = "false" | "true" | "until-site-token";
+const anonymousUploadsSetting = z.union([
+  z.literal("until-site-token"),
+  booleanFlag.transform((allowed): AnonymousUploadsSetting => (allowed ? "true" : "false")),
+]);
+
 export const configSchema = z.object({
   STAGE: z.string().min(1).default("local"),
   AWS_REGION: z.string().min(1).default("us-east-1"),
@@ -23,6 +33,11 @@ export const configSchema = z.object({
   DATABASE_SECRET_ARN: z.string().min(1).optional(),
   /** Connections per process; Lambda keeps this at 1 so concurrency caps the total. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(1),
+  /** The schema every connection works in (its whole search_path): a shadow stage's own, away from the live tables. */
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lower-case Postgres identifier")
+    .default("public"),
 
   UPLOAD_LOG_TABLE: z.string().min(1).default("recent-uploads-log"),
   EXPIRATION_TABLE: z.string().min(1).default("data-expiration-tracker"),
@@ -31,8 +46,10 @@ export const configSchema = z.object({
   OBJECT_DELIVERIES_TABLE: z.string().min(1).default("object-deliveries"),
   SITE_TOKENS_TABLE: z.string().min(1).default("site-tokens"),
 
-  /** The datastreamer's queue (datastreamIncomingQueue-<stage>). */
+  /** The queue the stage's datastreamer reads (CONTRACTS.md, Notices). */
   DATASTREAM_QUEUE_URL: z.string().url(),
+  /** Off in shadow mode: deliveries are still claimed and recorded, but no notice reaches the queue. */
+  SEND_NOTICES: booleanFlag.default("true"),
 
   THUMBNAIL_HEIGHT: z.coerce.number().int().min(8).max(2048).default(128),
   UPLOAD_LOG_TTL_HOURS: z.coerce.number().positive().default(RETENTION.uploadLogHours),
@@ -45,7 +62,9 @@ export const configSchema = z.object({
   IMAGE_URL_EXPIRES_SECONDS: z.coerce.number().int().min(10).max(604800).default(604800),
   /** Links POST /download and /downloadzip answer: 5 days. */
   DOWNLOAD_URL_EXPIRES_SECONDS: z.coerce.number().int().min(10).max(604800).default(432000),
-  ALLOW_ANONYMOUS_UPLOADS: booleanFlag.default("false"),
+  ALLOW_ANONYMOUS_UPLOADS: anonymousUploadsSetting.default("false"),
+  /** Sites that uploaded without a token: count and last time, per site (see ALLOW_ANONYMOUS_UPLOADS). */
+  ANONYMOUS_UPLOADS_TABLE: z.string().min(1).default("anonymous-uploads"),
 
   /** Structured logs and metrics: the service they are filed under. */
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default("data-archive"),

@@ -30,6 +30,8 @@ const typeParsers: pg.CustomTypesConfig = {
 export interface DbOptions {
   poolSize?: number;
   ssl?: boolean;
+  /** The only schema on every connection's search_path (DATABASE_SCHEMA); the server's default when absent. */
+  schema?: string;
   /** Where a dropped idle connection is reported. */
   log?: Logger;
 }
@@ -40,6 +42,8 @@ function poolConfig(connection: pg.PoolConfig, options: DbOptions): pg.PoolConfi
     max: options.poolSize ?? 10,
     types: typeParsers,
     ...(options.ssl ? { ssl: { rejectUnauthorized: false } } : {}),
+    // Set at connection start, before any statement: no query of any connection can fall through to another schema.
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   };
 }
 
@@ -93,14 +97,16 @@ async function readDatabaseSecret(config: ArchiveConfig, secretArn: string, log:
 
 /** A kysely instance whose pool is built on first use from a Secrets Manager secret (SSL on: this is RDS). */
 export function createDbFromSecret(config: ArchiveConfig, secretArn: string, log: Logger): Kysely<Database> {
-  const options: DbOptions = { poolSize: config.DATABASE_POOL_SIZE, ssl: true, log };
+  const options: DbOptions = { poolSize: config.DATABASE_POOL_SIZE, ssl: true, log, schema: config.DATABASE_SCHEMA };
   const pool = async () => logPoolErrors(new pg.Pool(poolConfig(await readDatabaseSecret(config, secretArn, log), options)), log);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /** The process's database, from DATABASE_URL (local, tests) or DATABASE_SECRET_ARN (AWS); connects on first query. */
 export function createDatabase(config: ArchiveConfig, log: Logger): Kysely<Database> {
-  if (config.DATABASE_URL) return createDb(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE, log });
+  if (config.DATABASE_URL) {
+    return createDb(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE, log, schema: config.DATABASE_SCHEMA });
+  }
   if (config.DATABASE_SECRET_ARN) return createDbFromSecret(config, config.DATABASE_SECRET_ARN, log);
   throw new ConfigError("DATABASE_URL or DATABASE_SECRET_ARN must be set");
 }

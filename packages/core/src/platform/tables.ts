@@ -23,51 +23,47 @@ export interface TableDefinition {
     | "INFO_IMAGES_TABLE"
     | "ALLSKY_TABLE"
     | "OBJECT_DELIVERIES_TABLE"
-    | "SITE_TOKENS_TABLE";
+    | "SITE_TOKENS_TABLE"
+    | "ANONYMOUS_UPLOADS_TABLE";
   /** The name the replaced system used (and the default for the local archive). */
   baseName: string;
   partitionKey: KeyAttribute;
   sortKey?: KeyAttribute;
   /** Epoch seconds after which DynamoDB may delete the item (and reads must no longer show it). */
   ttlAttribute?: string;
-  /** The expiration tracker's deletions drive the expire function, so it streams old images. */
-  stream?: "OLD_IMAGE";
+  /** The expiration tracker's deletions drive the expire function (it reads each removal's old image). */
+  stream?: "NEW_AND_OLD_IMAGES";
   globalIndexes?: TableIndex[];
 }
 
+/** The TTL attribute of the archive's own tables; the running system's tables keep their own names. */
 export const TTL_ATTRIBUTE = "expires_at";
 
 export const tables = {
+  // The first three are the running system's tables (CONTRACTS.md): production keeps using them, so every stage has
+  // exactly their keys, TTL attributes and stream, and no index (an index would be an alteration prod cannot make).
   uploadLog: {
     configKey: "UPLOAD_LOG_TABLE",
     baseName: "recent-uploads-log",
     partitionKey: { name: "site", type: "S" },
-    // "{upload_timestamp_ms}#{filename}#{sequencer}": two uploads in the same second never share a key.
-    sortKey: { name: "upload_id", type: "S" },
-    ttlAttribute: TTL_ATTRIBUTE,
-    globalIndexes: [
-      // Every entry carries log_partition = "all", so "recent uploads of all sites" is one query, newest first.
-      { indexName: "all-sites", partitionKey: { name: "log_partition", type: "S" }, sortKey: { name: "upload_id", type: "S" } },
-    ],
+    // Epoch seconds with milliseconds (and a per-event offset below them): two uploads in one second keep two items.
+    sortKey: { name: "upload_timestamp_s", type: "N" },
+    ttlAttribute: "expire_timestamp_s",
   },
   expirations: {
     configKey: "EXPIRATION_TABLE",
     baseName: "data-expiration-tracker",
-    // "{s3_directory}/{base_filename}"
-    partitionKey: { name: "expiration_key", type: "S" },
-    ttlAttribute: TTL_ATTRIBUTE,
-    stream: "OLD_IMAGE",
-    globalIndexes: [
-      // Every entry carries due_partition = "due", so the sweep queries entries with expires_at <= now.
-      { indexName: "by-due-time", partitionKey: { name: "due_partition", type: "S" }, sortKey: { name: TTL_ATTRIBUTE, type: "N" } },
-    ],
+    // The base filename alone, as the replaced service keyed it; s3_directory says which directory it expires.
+    partitionKey: { name: "pk", type: "S" },
+    ttlAttribute: "expiration_timestamp_s",
+    stream: "NEW_AND_OLD_IMAGES",
   },
   infoImages: {
     configKey: "INFO_IMAGES_TABLE",
     baseName: "info-images",
     // "{site}#metadata" holds channel1..3 = base filename; "{site}#{n}" holds channel n's current image.
     partitionKey: { name: "pk", type: "S" },
-    ttlAttribute: TTL_ATTRIBUTE,
+    ttlAttribute: "expiration_timestamp",
   },
   allsky: {
     configKey: "ALLSKY_TABLE",
@@ -89,6 +85,12 @@ export const tables = {
     // SHA-256 of the token, hex: the token itself is never stored.
     partitionKey: { name: "token_hash", type: "S" },
     globalIndexes: [{ indexName: "by-site", partitionKey: { name: "site", type: "S" } }],
+  },
+  anonymousUploads: {
+    configKey: "ANONYMOUS_UPLOADS_TABLE",
+    baseName: "anonymous-uploads",
+    // One item per site that uploaded without a token: upload_count, first_seen_at, last_seen_at, last_object_key.
+    partitionKey: { name: "site", type: "S" },
   },
 } as const satisfies Record<string, TableDefinition>;
 

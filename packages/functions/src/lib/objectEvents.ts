@@ -4,15 +4,22 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { ingestObject, type ObjectPipeline } from "@archive/core/deliveries/ingest";
-import { isS3Notification, objectRefsFromEvent, objectRefsFromMessageBody, type ObjectRef } from "@archive/core/deliveries/s3Events";
+import {
+  isS3EventBridgeEvent,
+  isS3Notification,
+  objectRefsFromEvent,
+  objectRefsFromMessageBody,
+  type ObjectRef,
+  type S3EventBridgeEvent,
+} from "@archive/core/deliveries/s3Events";
 import type { AwsContext } from "@archive/core/platform/context";
 import { isRetryable } from "@archive/core/platform/errors";
 import { describeError, MetricUnit } from "@archive/core/platform/logger";
 
 /**
- * The one adapter for S3 object notifications, from SQS batches (partial batch response: a failed record is retried
- * alone, then dead-lettered) or straight from S3. Bad input is logged, counted and acknowledged; any other failure
- * fails its record.
+ * The one adapter for S3 object events, from SQS batches (partial batch response: a failed record is retried alone,
+ * then dead-lettered) whose bodies are S3 notifications or EventBridge S3 events, or straight from S3 or EventBridge.
+ * Bad input is logged, counted and acknowledged; any other failure fails its record.
  */
 async function handleRefs<C extends AwsContext>(ctx: C, refs: ObjectRef[], pipeline: ObjectPipeline<C>): Promise<void> {
   const { log: logger, metrics } = ctx;
@@ -39,13 +46,15 @@ function parseRefs(ctx: AwsContext, read: () => ObjectRef[]): ObjectRef[] {
   } catch (error) {
     if (isRetryable(error)) throw error;
     metrics.addMetric("RecordsRejected", MetricUnit.Count, 1);
-    logger.warn("not an S3 notification; acknowledged", { error: describeError(error) });
+    logger.warn("not an S3 object event; acknowledged", { error: describeError(error) });
     return [];
   }
 }
 
-function isSqsEvent(event: SQSEvent | S3Event): event is SQSEvent {
-  return !isS3Notification(event);
+type ObjectEvent = SQSEvent | S3Event | S3EventBridgeEvent;
+
+function isSqsEvent(event: ObjectEvent): event is SQSEvent {
+  return !isS3Notification(event) && !isS3EventBridgeEvent(event);
 }
 
 /** The handler of one ingest function: its context and its prefix's pipeline, bound once per process. */
@@ -61,10 +70,10 @@ export function objectEventHandler<C extends AwsContext>(ctx: C, pipeline: Objec
       logger.removeKeys(["message_id"]);
     }
   };
-  return middy<SQSEvent | S3Event, SQSBatchResponse | void>()
+  return middy<ObjectEvent, SQSBatchResponse | void>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
-    .handler(async (event: SQSEvent | S3Event, context: Context) => {
+    .handler(async (event: ObjectEvent, context: Context) => {
       if (!isSqsEvent(event)) return handleRefs(ctx, parseRefs(ctx, () => objectRefsFromEvent(event)), pipeline);
       // Records run one at a time: the logger's per-record keys stay right, and Lambda concurrency gives the scale.
       return processPartialResponse(event, recordHandler, processor, {

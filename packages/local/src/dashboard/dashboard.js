@@ -148,7 +148,7 @@ async function loadChannels() {
         element("div", {}, [
           label,
           element("div", { class: "name muted", text: info.base_filename }),
-          element("div", { class: "muted", text: `expires ${utc(info.expires_at * 1000)}` }),
+          element("div", { class: "muted", text: `expires ${utc(info.expiration_timestamp * 1000)}` }),
         ]),
       ]);
     }),
@@ -164,7 +164,7 @@ async function loadUploads() {
       element("tr", {}, [
         element("td", { text: utc(entry.upload_timestamp_s * 1000) }),
         element("td", { class: "file", text: entry.filename }),
-        element("td", { text: entry.s3_directory }),
+        element("td", { text: entry.filename.split("/")[0] }),
         element("td", { class: "num", text: size(entry.size_bytes) }),
       ]),
     ),
