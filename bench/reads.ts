@@ -1,8 +1,17 @@
 import { existsSync } from "node:fs";
 import { readFile, statfs, writeFile } from "node:fs/promises";
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Kysely, PostgresDialect, type CompiledQuery } from "kysely";
+import {
+  DummyDriver,
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  sql,
+  type CompiledQuery,
+} from "kysely";
 import pg from "pg";
 import { parseHeaderText } from "@archive/core/fits/cards";
 import { headerAsWritten } from "@archive/core/fits/headerJson";
@@ -39,6 +48,9 @@ const CADENCE_SECONDS = 120;
 /** The read API's limit for GET /filtered_images (readRoutes.ts MAX_FILTERED_IMAGES). */
 const NIGHT_LIMIT = 10_000;
 const LATEST_COUNT = 20;
+/** A read without a site is given this long, once (the read function's own timeout is 10 s). */
+const UNINDEXED_TIMEOUT_MS = 60_000;
+const READ_FUNCTION_TIMEOUT_MS = 10_000;
 const FILTERS = ["ha", "oiii", "sii", "w", "r", "g", "i", "lum"];
 const EXPOSURE_TIMES = [30, 60, 120, 180, 300];
 const DOC = join(repoRoot, "docs/reads-explain.md");
@@ -325,15 +337,22 @@ function newClient(connectionString: string): pg.Client {
 
 const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(2)} GB`;
 
-/** A Kysely on its own connection that records the last query it sent: the real functions' SQL and parameters. */
+/**
+ * A Kysely that compiles as the archive's does (the Postgres dialect) but sends nothing (kysely's DummyDriver answers
+ * every query with no rows), recording the last query: the SQL and parameters the real functions send, taken without
+ * running them, so the EXPLAIN ANALYZE that follows is the query's first read of its rows.
+ */
 class QueryRecorder {
   last: CompiledQuery | undefined;
   readonly db: Kysely<Database>;
-  constructor(url: string) {
-    const pool = new pg.Pool({ connectionString: url, max: 1 });
-    pool.on("error", (error) => progress(`idle connection lost: ${error.message}`));
+  constructor() {
     this.db = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool }),
+      dialect: {
+        createAdapter: () => new PostgresAdapter(),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (db) => new PostgresIntrospector(db),
+        createQueryCompiler: () => new PostgresQueryCompiler(),
+      },
       log: (event) => {
         this.last = event.query;
       },
@@ -374,7 +393,6 @@ async function explain(
   title: string,
   call: string,
   expected: string,
-  returnedRows: number,
 ): Promise<Plan> {
   const result = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${query.sql}`, [
     ...query.parameters,
@@ -386,6 +404,7 @@ async function explain(
   ];
   const seqScans = [...new Set([...text.matchAll(/Seq Scan on (\S+)/g)].map((m) => m[1] ?? ""))];
   const executionMs = Number(/Execution Time: ([\d.]+) ms/.exec(text)?.[1] ?? Number.NaN);
+  const returnedRows = Number(/actual time=[\d.]+\.\.[\d.]+ rows=(\d+)/.exec(lines[0] ?? "")?.[1] ?? Number.NaN);
   // The plan's nodes, outermost first: "Limit → Sort → Bitmap Heap Scan → Bitmap Index Scan on …".
   const nodes = lines
     .map((line) => /^\s*(?:->\s+)?(\S.*?)\s+\(cost=/.exec(line)?.[1])
@@ -409,6 +428,51 @@ async function explain(
   };
 }
 
+interface UnindexedCheck {
+  title: string;
+  call: string;
+  sql: string;
+  parameters: readonly unknown[];
+  /** EXPLAIN without ANALYZE: the plan the call gets (its scan of the whole table is not run twice). */
+  text: string;
+  nodes: string[];
+  seqScan: boolean;
+  /** One call, or undefined when it ran past the statement timeout. */
+  ms: number | undefined;
+  rows: number;
+}
+
+/** A read the read API allows but no index serves (no site): its plan, and one call under a statement timeout. */
+async function checkUnindexed(
+  client: pg.Client,
+  db: Kysely<Database>,
+  query: CompiledQuery,
+  title: string,
+  call: string,
+  run: (db: Kysely<Database>) => Promise<number>,
+): Promise<UnindexedCheck> {
+  const result = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN ${query.sql}`, [...query.parameters]);
+  const lines = result.rows.map((r) => r["QUERY PLAN"]);
+  const nodes = lines
+    .map((line) => /^\s*(?:->\s+)?(\S.*?)\s+\(cost=/.exec(line)?.[1])
+    .filter((node): node is string => node !== undefined)
+    .map((node) => node.replace(/ on images(?: \w+)?$/, "").replace(/ using /, " on "));
+  await sql`SET statement_timeout = ${sql.lit(`${UNINDEXED_TIMEOUT_MS}ms`)}`.execute(db);
+  let ms: number | undefined;
+  let rows = 0;
+  try {
+    const t0 = performance.now();
+    rows = await run(db);
+    ms = performance.now() - t0;
+  } catch (error) {
+    if (!(error instanceof pg.DatabaseError && error.code === "57014")) throw error;
+  } finally {
+    await sql`RESET statement_timeout`.execute(db);
+  }
+  const text = lines.join("\n");
+  return { title, call, sql: query.sql, parameters: query.parameters, text, nodes, seqScan: /Seq Scan/.test(text), ms, rows };
+}
+
 interface TimedQuery {
   figure: string;
   samples: number[];
@@ -417,7 +481,14 @@ interface TimedQuery {
   target: number;
 }
 
-function docSection(layout: Layout, size: Sizes, fill: Prefill, plans: readonly Plan[], server: string): string {
+function docSection(
+  layout: Layout,
+  size: Sizes,
+  fill: Prefill,
+  plans: readonly Plan[],
+  unindexed: readonly UnindexedCheck[],
+  server: string,
+): string {
   const lines = [
     `<!-- reads:${layout.rows} start -->`,
     `## ${layout.rows.toLocaleString("en-US")} rows`,
@@ -448,6 +519,30 @@ function docSection(layout: Layout, size: Sizes, fill: Prefill, plans: readonly 
       "",
     );
   }
+  if (unindexed.length > 0) {
+    lines.push(
+      "### Reads without a site",
+      "",
+      "GET /filtered_images takes every filter as optional. Without `site`, no index can be searched by its leading column",
+      "(both read indexes lead with site) and none gives the `sort_date DESC NULLS LAST, image_id DESC` order alone: Postgres",
+      "reads the whole table, or the whole of images_site_capture_date_idx for a capture_date range, then sorts. Plans",
+      "without ANALYZE; one call each, " +
+        `under a ${UNINDEXED_TIMEOUT_MS / 1000} s statement timeout (the read function's own timeout is ${READ_FUNCTION_TIMEOUT_MS / 1000} s).`,
+      "",
+    );
+    for (const check of unindexed) {
+      lines.push(
+        `#### ${check.title}`,
+        "",
+        `\`${check.call}\` — ${check.ms === undefined ? `**did not finish in ${UNINDEXED_TIMEOUT_MS / 1000} s**` : `${(check.ms / 1000).toFixed(2)} s, ${check.rows} rows`}.`,
+        "",
+        "```",
+        check.text,
+        "```",
+        "",
+      );
+    }
+  }
   lines.push(`<!-- reads:${layout.rows} end -->`);
   return lines.join("\n");
 }
@@ -456,8 +551,8 @@ const DOC_INTRO = `# Read queries: EXPLAIN (ANALYZE, BUFFERS)
 
 The plans of the read API's queries (\`packages/core/src/exposures/imageQueries.ts\`) on tables of production's shape,
 written by \`npm run bench -- --only reads\` (\`BENCH_READS_ROWS\` sets the row count). Each section below is replaced
-when the benchmark runs again at its row count; the SQL is what the real functions sent (recorded from kysely), and the
-plans were taken with the same parameters, so they are the custom plans those calls got.
+when the benchmark runs again at its row count; the SQL is what the real functions compile (recorded through a kysely
+that sends nothing), and the plans were taken with the same parameters, so they are the custom plans those calls get.
 `;
 
 /** Replaces (or adds) this row count's section of docs/reads-explain.md, keeping everything else. */
@@ -516,12 +611,12 @@ export async function benchReads(options: BenchOptions): Promise<Row[]> {
     ];
   }
   const server = (await admin.query<{ v: string }>("SELECT 'PostgreSQL ' || current_setting('server_version') AS v")).rows[0]?.v ?? "";
-  const name = `archive_bench_reads_${process.pid}_${Date.now().toString(36)}`;
+  const name = `bench_reads_${process.pid}_${Date.now().toString(36)}`;
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   await admin.query(`CREATE DATABASE ${name}`);
   const db = createDb(url.toString(), { poolSize: 1 });
-  const recorder = new QueryRecorder(url.toString());
+  const recorder = new QueryRecorder();
   const client = newClient(url.toString());
   progress(`database ${name} created; ${free === undefined ? "free disk unknown" : `${gb(free.bytes)} free under ${free.path}`}`);
   try {
@@ -532,8 +627,9 @@ export async function benchReads(options: BenchOptions): Promise<Row[]> {
     progress(`filled: ${gb(size.tableBytes + size.toastBytes + size.indexBytes)}; measuring`);
 
     const runs = { warmup: 3, minRuns: options.quick ? 10 : 30, maxRuns: 500, minTimeMs: options.quick ? 1000 : 4000 };
-    // Plans are taken on nights and rows the timed calls do not touch, before them: their buffers show what a
-    // query reads when its pages are not in shared_buffers yet (they may be in the OS cache).
+    // Plans are taken on a night and rows the timed calls do not touch, before them: their buffers show what a query
+    // reads when its pages are not in shared_buffers yet (they may be in the OS cache, which holds a 1 M-row table
+    // whole but not a 10 M-row one).
     const explainNight = siteNights(layout, 1, 3)[0] ?? siteNight(layout, 0, 0);
     const nightFilters = (n: SiteNight): ImageFilters => ({
       site: n.site,
@@ -541,6 +637,8 @@ export async function benchReads(options: BenchOptions): Promise<Row[]> {
       endDate: new Date(n.night.getTime() + 86_400_000 - 1000),
     });
     const nights = siteNights(layout, 40, 0);
+    // Nights read once each, before the repeated ones: what the first look at a night costs.
+    const firstLookNights = siteNights(layout, 30, 11);
     const explainBase = baseFilenameOf(layout, Math.floor(layout.rows * 0.61803));
     const bases = Array.from({ length: 200 }, (_, k) => baseFilenameOf(layout, Math.floor(((k + 0.5) * layout.rows) / 200)));
 
@@ -552,6 +650,8 @@ export async function benchReads(options: BenchOptions): Promise<Row[]> {
       call: (n: SiteNight) => string;
       run: (db: Kysely<Database>, k: number) => Promise<number>;
       explainWith: (db: Kysely<Database>) => Promise<number>;
+      /** Calls that each read rows nothing has read before (firstLookNights), timed once each before `run`'s. */
+      firstLook?: (db: Kysely<Database>, k: number) => Promise<number>;
     }
     const night = (k: number): SiteNight => nights[k % nights.length] ?? explainNight;
     const cases: Case[] = [
@@ -564,6 +664,8 @@ export async function benchReads(options: BenchOptions): Promise<Row[]> {
           `filteredImages(db, { site: "${n.site}", startDate: ${n.night.toISOString().slice(0, 10)}T00:00:00Z, endDate: …T23:59:59Z }, ${NIGHT_LIMIT})`,
         run: async (d, k) => (await filteredImages(d, nightFilters(night(k)), NIGHT_LIMIT)).length,
         explainWith: async (d) => (await filteredImages(d, nightFilters(explainNight), NIGHT_LIMIT)).length,
+        firstLook: async (d, k) =>
+          (await filteredImages(d, nightFilters(firstLookNights[k] ?? explainNight), NIGHT_LIMIT)).length,
       },
       {
         figure: "filteredImages: a night of one site + filter=",
@@ -609,12 +711,21 @@ export async function benchReads(options: BenchOptions): Promise<Row[]> {
     ];
 
     const timed: TimedQuery[] = [];
+    const firstLooks: TimedQuery[] = [];
     for (const c of cases) {
-      let returned = 0;
-      const query = await recorder.capture(async (d) => {
-        returned = await c.explainWith(d);
-      });
-      const plan = await explain(client, query, c.title, c.call(explainNight), c.expected, returned);
+      const query = await recorder.capture(c.explainWith);
+      const plan = await explain(client, query, c.title, c.call(explainNight), c.expected);
+      if (c.firstLook !== undefined) {
+        const look = c.firstLook;
+        const rowsReturned: number[] = [];
+        const samples: number[] = [];
+        for (let k = 0; k < firstLookNights.length; k += 1) {
+          const t0 = performance.now();
+          rowsReturned.push(await look(db, k));
+          samples.push(performance.now() - t0);
+        }
+        firstLooks.push({ figure: c.figure, samples, rowsReturned, plan, target: c.target });
+      }
       let k = 0;
       const rowsReturned: number[] = [];
       const samples = await repeat(async () => {
@@ -624,7 +735,28 @@ export async function benchReads(options: BenchOptions): Promise<Row[]> {
       timed.push({ figure: c.figure, samples, rowsReturned, plan, target: c.target });
       progress(`${c.figure}: ${samples.length} calls; plan: ${plan.summary}`);
     }
-    await writeDoc(docSection(layout, size, fill, timed.map((t) => t.plan), server), layout.rows);
+    const someUser = "Observer 7";
+    const allSitesNight = nightFilters(explainNight);
+    const unindexed: UnindexedCheck[] = [];
+    for (const check of [
+      {
+        title: "filteredImages: one user's exposures, any site",
+        call: `filteredImages(db, { username: "${someUser}" }, ${NIGHT_LIMIT})`,
+        run: async (d: Kysely<Database>) => (await filteredImages(d, { username: someUser }, NIGHT_LIMIT)).length,
+      },
+      {
+        title: "filteredImages: one night of every site",
+        call: `filteredImages(db, { startDate: ${explainNight.night.toISOString().slice(0, 10)}T00:00:00Z, endDate: …T23:59:59Z }, ${NIGHT_LIMIT})`,
+        run: async (d: Kysely<Database>) =>
+          (await filteredImages(d, { startDate: allSitesNight.startDate, endDate: allSitesNight.endDate }, NIGHT_LIMIT)).length,
+      },
+    ]) {
+      const query = await recorder.capture(check.run);
+      const result = await checkUnindexed(client, db, query, check.title, check.call, check.run);
+      unindexed.push(result);
+      progress(`${check.title}: ${result.ms === undefined ? "timed out" : `${result.ms.toFixed(0)} ms`}; plan ${result.nodes.join(" → ")}`);
+    }
+    await writeDoc(docSection(layout, size, fill, timed.map((t) => t.plan), unindexed, server), layout.rows);
 
     const onExpected = timed.filter((t) => t.plan.onExpected).length;
     const rowsLabel = `${(layout.rows / 1e6).toLocaleString("en-US")} M rows`;
@@ -649,15 +781,45 @@ export async function benchReads(options: BenchOptions): Promise<Row[]> {
         better: "lower",
         note: `heap ${gb(size.tableBytes)}, TOAST ${gb(size.toastBytes)}, ${size.indexSizes.map((i) => `${i.name} ${gb(i.bytes)}`).join(", ")}`,
       }),
-      ...timed.map((t) =>
+      ...timed.flatMap((t) => {
+        const rows = [
+          row({
+            bench: "reads",
+            figure: `${t.figure}, ${rowsLabel}`,
+            unit: "ms",
+            stats: stats(t.samples),
+            better: "lower",
+            target: atMost(t.target, `≤ ${t.target} ms`),
+            note: `${returnedNote(t)} rows returned; ${firstLooks.some((f) => f.figure === t.figure) ? `${nights.length} nights in turn, each read many times (warm); ` : ""}plan: ${t.plan.summary}`,
+          }),
+        ];
+        const first = firstLooks.find((f) => f.figure === t.figure);
+        if (first !== undefined) {
+          rows.push(
+            row({
+              bench: "reads",
+              figure: "  first read of a night",
+              unit: "ms",
+              stats: stats(first.samples),
+              better: "lower",
+              target: atMost(t.target, `≤ ${t.target} ms`),
+              note: `${first.samples.length} nights, each read once before anything else read them: their rows are not in shared_buffers (${returnedNote(first)} rows each, one heap page a row); ${
+                layout.rows * BYTES_PER_ROW > totalmem() ? "the table is larger than the machine's memory, so most come from disk" : "the table fits in the OS page cache, so they may come from there"
+              }`,
+            }),
+          );
+        }
+        return rows;
+      }),
+      ...unindexed.map((check) =>
         row({
           bench: "reads",
-          figure: `${t.figure}, ${rowsLabel}`,
+          figure: `  no site: ${check.title.replace(/^filteredImages: /, "")}`,
           unit: "ms",
-          stats: stats(t.samples),
+          stats: single(check.ms ?? Number.NaN),
           better: "lower",
-          target: atMost(t.target, `≤ ${t.target} ms`),
-          note: `${returnedNote(t)} rows returned; plan: ${t.plan.summary}`,
+          target: atMost(READ_FUNCTION_TIMEOUT_MS, "< 10 s (apiReads)"),
+          note: `${check.ms === undefined ? `did not finish in ${UNINDEXED_TIMEOUT_MS / 1000} s (statement timeout); ` : `${check.rows} rows; `}one call; plan ${check.nodes.join(" → ")}${check.seqScan ? " (SEQ SCAN of the whole table)" : ""}`,
         }),
       ),
       row({
