@@ -70,6 +70,8 @@ const lines = [
 ];
 process.stdout.write(lines.join("\n"));
 
+/** Ctrl-C stops the archive within this, whatever clients are connected (README, "Stopping"). */
+const STOP_DEADLINE_MS = 4500;
 let stoppingSince: number | undefined;
 const shutdown = (signal: string) => {
   if (stoppingSince !== undefined) {
@@ -80,10 +82,17 @@ const shutdown = (signal: string) => {
   }
   stoppingSince = Date.now();
   process.stdout.write(`\n${signal}: stopping (finishing running handlers, flushing Postgres)…\n`);
+  // Whatever runs or is connected, Ctrl-C ends it promptly: what was not handled is in the queue journal.
+  setTimeout(() => {
+    process.stderr.write(
+      `not stopped within ${STOP_DEADLINE_MS / 1000} s: exiting now; unhandled uploads are kept and handled at the next start\n`,
+    );
+    process.exit(1);
+  }, STOP_DEADLINE_MS).unref();
   archive
     .stop()
     .then(() => {
-      process.stdout.write("stopped; state kept for next time.\n");
+      process.stdout.write(`stopped in ${((Date.now() - (stoppingSince ?? Date.now())) / 1000).toFixed(1)} s; state kept for next time.\n`);
       process.exit(0);
     })
     .catch((error: unknown) => {

@@ -1,7 +1,8 @@
 import { listAnonymousUploaders, type AnonymousUploader } from "@archive/core/api/anonymousUploads";
 import { issueToken, listTokens, revokeToken, type SiteTokenRecord } from "@archive/core/api/siteTokens";
-import { configFromEnvironment } from "@archive/core/platform/config";
-import { createAwsContext } from "@archive/core/platform/context";
+import { configFromEnvironment, parseConfig } from "@archive/core/platform/config";
+import { createAwsContext, type AwsContext } from "@archive/core/platform/context";
+import { operatorEnvironment, type LocalArchiveHealth } from "@archive/local/archive";
 import { ArchiveError } from "@archive/core/platform/errors";
 
 /**
@@ -9,8 +10,11 @@ import { ArchiveError } from "@archive/core/platform/errors";
  *   npm run tokens -- issue <site>              prints the new token once; only its hash is stored
  *   npm run tokens -- revoke <token-or-hash>
  *   npm run tokens -- list [site]               the tokens, then the sites that uploaded without one
+ * Add `--local [URL]` (default http://localhost:3000) to work on a running local archive instead, whose /health
+ * names its services and tables.
  */
-const USAGE = "usage: npm run tokens -- issue <site> | revoke <token-or-hash> | list [site]";
+const USAGE = "usage: npm run tokens -- issue <site> | revoke <token-or-hash> | list [site]  [--local [URL]]";
+const DEFAULT_LOCAL_ARCHIVE = "http://localhost:3000";
 
 function describe(record: SiteTokenRecord): string {
   const state = record.revokedAt ? `revoked ${record.revokedAt}` : "active";
@@ -33,9 +37,23 @@ function describeList(tokens: readonly SiteTokenRecord[], uploaders: readonly An
   return [...tokenLines, "", ...anonymousLines].join("\n");
 }
 
-const ctx = createAwsContext(configFromEnvironment());
+/** The stage's context from the environment, or a running local archive's from its /health. */
+async function operatorContext(local: string | undefined): Promise<AwsContext> {
+  if (local === undefined) return createAwsContext(configFromEnvironment());
+  const response = await fetch(`${local}/health`).catch((error: unknown) => {
+    throw new ArchiveError(`no local archive answers at ${local} (${error instanceof Error ? error.message : String(error)}): start it with npm start`, "unreachable", false, 400);
+  });
+  const health = (await response.json()) as LocalArchiveHealth;
+  const { accessKeyId, secretAccessKey } = health.s3;
+  return createAwsContext(parseConfig(operatorEnvironment(health)), { credentials: { accessKeyId, secretAccessKey } });
+}
 
-async function run(command: string | undefined, argument: string | undefined): Promise<string> {
+const args = process.argv.slice(2);
+const localIndex = args.indexOf("--local");
+const localUrl =
+  localIndex === -1 ? undefined : args[localIndex + 1]?.startsWith("http") ? args.splice(localIndex, 2)[1] : (args.splice(localIndex, 1), DEFAULT_LOCAL_ARCHIVE);
+
+async function run(ctx: AwsContext, command: string | undefined, argument: string | undefined): Promise<string> {
   if (command === "issue" && argument) {
     const issued = await issueToken(ctx, argument, ctx.clock());
     return `${describe(issued)}\n\ntoken (shown once, give it to the site): ${issued.token}`;
@@ -49,13 +67,13 @@ async function run(command: string | undefined, argument: string | undefined): P
 }
 
 try {
-  process.stdout.write(`${await run(process.argv[2], process.argv[3])}\n`);
+  process.stdout.write(`${await run(await operatorContext(localUrl), args[0], args[1])}\n`);
 } catch (error) {
   // Bad input is the operator's to fix and is said plainly; anything else is logged in full.
   if (error instanceof ArchiveError && error.status < 500) {
     process.stderr.write(`${error.message}\n`);
   } else {
-    ctx.log.error("tokens command failed", { error: error instanceof Error ? error : String(error) });
+    process.stderr.write(`tokens command failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
   process.exitCode = 1;
 }

@@ -1,6 +1,8 @@
+import { CfnRoute, CfnStage, type HttpApi as CdkHttpApi } from "aws-cdk-lib/aws-apigatewayv2";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import type { IConstruct } from "constructs";
 import { Api as HttpApi, use, type ApiRouteProps, type Function, type StackContext } from "sst/constructs";
-import { API_ROUTES, CORS_POLICY, routeKey, type ApiFunctionName } from "../packages/core/src/api/routes";
+import { API_ROUTES, CORS_POLICY, DEFAULT_ROUTE_THROTTLE, routeKey, type ApiFunctionName } from "../packages/core/src/api/routes";
 import { alarmOnFunction } from "./alarms";
 import { Database } from "./Database";
 import { archiveFunction } from "./functions";
@@ -113,6 +115,7 @@ export function Api({ stack }: StackContext) {
       allowHeaders: [...CORS_POLICY.allowHeaders],
       maxAge: `${CORS_POLICY.maxAgeSeconds} seconds`,
     },
+    defaults: { throttle: DEFAULT_ROUTE_THROTTLE },
     // Every route of core's route table, on the function the table names.
     routes: Object.fromEntries(
       API_ROUTES.map((route): [string, ApiRouteProps<"site">] => [
@@ -122,7 +125,26 @@ export function Api({ stack }: StackContext) {
     ),
   });
 
+  throttleEachRoute(api.cdk.httpApi, api);
+
   for (const fn of [authorizer, apiUpload, apiReads, apiDownload]) alarmOnFunction(stack, fn.id, fn, alarmTopic);
   stack.addOutputs({ ApiUrl: api.url });
   return { api };
+}
+
+/**
+ * The route table's throttle on each route, as the stage's route settings (SST sets only the stage default). The stage
+ * must come after the routes it names, or CloudFormation cannot find them.
+ */
+function throttleEachRoute(httpApi: CdkHttpApi, routesScope: IConstruct): void {
+  const stage = httpApi.defaultStage?.node.defaultChild;
+  if (!(stage instanceof CfnStage)) throw new Error("the HTTP API has no default stage to throttle");
+  stage.routeSettings = Object.fromEntries(
+    API_ROUTES.map((route) => [
+      routeKey(route),
+      // A JSON map, written as CloudFormation spells it (CDK does not rename keys inside it).
+      { ThrottlingRateLimit: route.throttle.rate, ThrottlingBurstLimit: route.throttle.burst },
+    ]),
+  );
+  for (const child of routesScope.node.findAll()) if (child instanceof CfnRoute) stage.addDependency(child);
 }

@@ -1,8 +1,12 @@
+import { appendFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { objectRefsFromMessageBody } from "@archive/core/deliveries/s3Events";
 import { createDispatcher, LOCAL_RETRY, retryDelay, type SqsHandler } from "@archive/local/dispatcher";
 import { s3EventRecord } from "@archive/local/lambdaEvents";
+import { openMessageJournal } from "@archive/local/messageJournal";
 
 // The dispatcher stands in for S3 → SQS → Lambda: its batches must read like the real ones, and failures must be
 // retried and dead-lettered as an event source mapping with a redrive policy would.
@@ -113,5 +117,74 @@ describe("the local dispatcher", () => {
     expect(delays.slice(0, 4)).toEqual([1000, 2000, 4000, 8000]);
     expect(Math.max(...delays)).toBe(LOCAL_RETRY.maxRetryDelayMs);
     expect(delays.reduce((sum, delay) => sum + delay, 0)).toBeGreaterThan(5 * 60_000);
+  });
+});
+
+describe("the local dispatcher's journal", () => {
+  it("gives the next run what a stopped run left: unhandled messages are delivered, dead letters listed and redriven", async () => {
+    // Prepare: a run whose handler always fails, and a message it never got to
+    const directory = await mkdtemp(join(tmpdir(), "archive-journal-"));
+    const path = join(directory, "queues.jsonl");
+    const failing = recorder(() => {
+      throw new Error("the database is down");
+    });
+    const firstRun = openMessageJournal(path);
+    const first = createDispatcher({
+      region: "us-east-1",
+      journal: firstRun,
+      maxReceiveCount: 2,
+      retryDelayMs: 5,
+      queues: [{ name: "data-q", prefix: "data/", functionName: "data", handler: failing.handler }],
+    });
+    first.dispatch(created("data/tst-cam1-20240101-00000001-EX10.jpg"));
+    await first.whenIdle();
+    first.dispatch(created("data/tst-cam1-20240101-00000002-EX10.jpg"));
+    await first.stop();
+    firstRun.close();
+
+    // Act: the next run, on the same journal, with a handler that succeeds
+    const secondRun = openMessageJournal(path);
+    const restored = secondRun.restored;
+    const succeeding = recorder(() => ({ batchItemFailures: [] }));
+    const second = createDispatcher({
+      region: "us-east-1",
+      journal: secondRun,
+      queues: [{ name: "data-q", prefix: "data/", functionName: "data", handler: succeeding.handler }],
+    });
+    const listedAtStart = second.deadLetters().map((letter) => letter.keys);
+    await second.whenIdle();
+    const redriven = second.redrive();
+    await second.whenIdle();
+    await second.stop();
+    secondRun.close();
+    const thirdRun = openMessageJournal(path);
+    thirdRun.close();
+    await rm(directory, { recursive: true, force: true });
+
+    // Assess
+    expect(restored.pending.map(({ message }) => objectRefsFromMessageBody(message.body)[0]?.key)).toEqual([
+      "data/tst-cam1-20240101-00000002-EX10.jpg",
+    ]);
+    expect(listedAtStart).toEqual([["data/tst-cam1-20240101-00000001-EX10.jpg"]]);
+    expect(redriven).toHaveLength(1);
+    const delivered = succeeding.events.flatMap((event) => event.Records.map((record) => objectRefsFromMessageBody(record.body)[0]?.key));
+    expect(delivered.sort()).toEqual(["data/tst-cam1-20240101-00000001-EX10.jpg", "data/tst-cam1-20240101-00000002-EX10.jpg"]);
+    expect(second.deadLetters()).toEqual([]);
+    expect(thirdRun.restored).toEqual({ pending: [], deadLetters: [] });
+  });
+
+  it("ignores a last line cut short by a kill mid-write", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "archive-journal-"));
+    const path = join(directory, "queues.jsonl");
+    const journal = openMessageJournal(path);
+    journal.queued("data-q", { messageId: "m1", body: "{}", sentAt: 1, receiveCount: 0 });
+    journal.close();
+    await appendFile(path, '{"op":"queued","queue":"data-q","mess');
+
+    const reopened = openMessageJournal(path);
+    reopened.close();
+    await rm(directory, { recursive: true, force: true });
+
+    expect(reopened.restored.pending.map(({ message }) => message.messageId)).toEqual(["m1"]);
   });
 });

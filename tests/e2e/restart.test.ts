@@ -52,7 +52,7 @@ describe("npm start", () => {
 
     const exitCode = await running.stop("SIGINT");
     expect(exitCode, running.output()).toBe(0);
-    expect(running.output()).toContain("stopped; state kept");
+    expect(running.output()).toMatch(/stopped in [\d.]+ s; state kept/);
     running = await spawnArchive(env);
 
     await waitForImage(running.url, site, base);

@@ -1,6 +1,6 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { API_ROUTES, routeKey } from "../../packages/core/src/api/routes";
+import { API_ROUTES, DEFAULT_ROUTE_THROTTLE, routeKey } from "../../packages/core/src/api/routes";
 import { synthesizeStage } from "./synthesize";
 import { allActions, functionStatements, granting, lambdaFunction, properties, resourceById, resources } from "./templates";
 
@@ -55,6 +55,30 @@ describe("the HTTP API", () => {
         expect(route["AuthorizerId"], routeKey).toBeUndefined();
       }
     }
+  });
+
+  it("throttles every route at the route table's rate and burst, and any other at the stage default", () => {
+    const [stage] = Object.values(resources(api, "AWS::ApiGatewayV2::Stage"));
+    if (!stage) throw new Error("the API has no stage");
+    const routeIds = Object.keys(resources(api, "AWS::ApiGatewayV2::Route"));
+    expect(properties(stage)["DefaultRouteSettings"]).toMatchObject({
+      ThrottlingRateLimit: DEFAULT_ROUTE_THROTTLE.rate,
+      ThrottlingBurstLimit: DEFAULT_ROUTE_THROTTLE.burst,
+    });
+    expect(properties(stage)["RouteSettings"]).toEqual(
+      Object.fromEntries(
+        API_ROUTES.map((route) => [
+          routeKey(route),
+          { ThrottlingRateLimit: route.throttle.rate, ThrottlingBurstLimit: route.throttle.burst },
+        ]),
+      ),
+    );
+    // Conversions are throttled hardest: each holds a 3 GB function for up to 29 s.
+    expect(API_ROUTES.find((route) => route.path === "/download")?.throttle.rate).toBeLessThan(
+      API_ROUTES.find((route) => route.path === "/upload")?.throttle.rate ?? 0,
+    );
+    // The route settings name routes, so CloudFormation must create them first.
+    expect((stage as { DependsOn?: string[] }).DependsOn).toEqual(expect.arrayContaining(routeIds));
   });
 
   it("allows browsers to call it across origins with the Authorization header", () => {

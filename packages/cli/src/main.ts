@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ArchiveError } from "@archive/core/platform/errors";
 import { DEFAULT_API, headerJson, uploadDemo, uploadFiles } from "./commands";
+import { listDeadLetters, redriveDeadLetters, type DeadLetterTarget } from "./deadLetters";
 import { SITE_PATTERN, UPLOAD_DIRECTORIES, type UploadDirectory } from "@archive/core/names/fileName";
 
 /** `archive <command>`: argument parsing and exit codes only; the work is in commands.ts. */
@@ -8,9 +9,13 @@ const USAGE = `usage:
   archive upload <files…> [--dir data|info-images|allsky|test] [--channel 1|2|3] [--api URL] [--token T]
   archive demo [--site tst] [--count 3] [--api URL] [--token T]
   archive header <file.txt|.fits|.fits.bz2|.fits.gz|.fits.fz>
+  archive dlq list [--api URL | --queue DLQ_URL]
+  archive dlq redrive [MESSAGE_ID…] [--api URL | --queue DLQ_URL]
 
 --api defaults to $ARCHIVE_API or ${DEFAULT_API} (the local archive, which accepts anonymous uploads);
---token defaults to $ARCHIVE_TOKEN (a site token, needed by a deployed stage).`;
+--token defaults to $ARCHIVE_TOKEN (a site token, needed by a deployed stage);
+--queue is a deployed stage's dead-letter queue (its Ingest stack's …DeadLetterQueueUrl output), read with your AWS
+credentials.`;
 
 class UsageError extends Error {}
 
@@ -67,6 +72,28 @@ async function run(argv: string[]): Promise<number> {
           : `${failed} of ${outcomes.length} files failed\n`,
       );
       return failed === 0 ? 0 : 1;
+    }
+    case "dlq": {
+      const [action, ...more] = rest;
+      const { values, positionals } = parseArgs({
+        args: more,
+        allowPositionals: true,
+        options: { api: { type: "string" }, queue: { type: "string" } },
+      });
+      if (values.api !== undefined && values.queue !== undefined) throw new UsageError("dlq takes --api or --queue, not both");
+      const deadLetters: DeadLetterTarget = values.queue !== undefined ? { queueUrl: values.queue } : { api: target(values).api };
+      if (action === "list") {
+        if (positionals.length > 0) throw new UsageError("dlq list takes no arguments");
+        const listing = await listDeadLetters(deadLetters);
+        process.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
+        process.stderr.write(`${listing.count} dead letter(s)\n`);
+        return 0;
+      }
+      if (action === "redrive") {
+        process.stderr.write(`${await redriveDeadLetters(deadLetters, positionals)}\n`);
+        return 0;
+      }
+      throw new UsageError("dlq takes list or redrive");
     }
     case "header": {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });

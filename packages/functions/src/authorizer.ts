@@ -1,6 +1,6 @@
 import middy from "@middy/core";
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from "aws-lambda";
-import { bearerToken, identifyCaller } from "@archive/core/api/siteTokens";
+import { identifyCaller } from "@archive/core/api/siteTokens";
 import { configFromEnvironment } from "@archive/core/platform/config";
 import { createAwsContext, type AwsContext } from "@archive/core/platform/context";
 import { authorizerContextOf } from "./lib/http";
@@ -13,7 +13,7 @@ type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<Record<strin
  */
 export const createHandler = (ctx: AwsContext) =>
   middy<APIGatewayRequestAuthorizerEventV2, AuthorizerResult>().handler(async (event) => {
-    const caller = await identifyCaller(ctx, bearerToken(event.headers?.authorization));
+    const caller = await identifyCaller(ctx, event.headers?.authorization);
     ctx.log.info("caller identified", { request_id: event.requestContext.requestId, caller: caller.kind });
     return { isAuthorized: true, context: authorizerContextOf(caller) };
   });

@@ -12,6 +12,7 @@ import { closeClients } from "@archive/core/platform/context";
 import { migrateToLatest } from "@archive/core/platform/migrate";
 import { tables, type TableName } from "@archive/core/platform/tables";
 import { createDispatcher, type Dispatcher, type QueueStats } from "./dispatcher";
+import { openMessageJournal } from "./messageJournal";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embeddedPostgres";
 import { logger } from "./log";
 import { startFunctionPool } from "./functionPool";
@@ -45,7 +46,7 @@ export interface LocalArchiveOptions {
   /** Whether uploads without a site token are accepted (default true: a laptop has no tokens yet). */
   allowAnonymousUploads?: boolean;
   /** The handlers' log level (default: Powertools' own, from POWERTOOLS_LOG_LEVEL). */
-  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR" | "SILENT";
 }
 
 export interface LocalArchiveHealth {
@@ -54,6 +55,7 @@ export interface LocalArchiveHealth {
   stream: string;
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
   dynamodb: { endpoint: string; region: string; tables: Record<TableName, string> };
+  sqs: { endpoint: string; datastreamQueueUrl: string };
   database: "embedded" | "postgres";
   stateDir: string;
   anonymousUploads: boolean;
@@ -79,6 +81,8 @@ const BUCKET = "data-archive-local";
 const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const DATASTREAM_QUEUE = "datastreamIncomingQueue-local";
 const DEFAULT_FUNCTION_CONCURRENCY = 4;
+/** The queues' messages until handled, under the state directory (messageJournal.ts). */
+const QUEUE_JOURNAL = "queues.jsonl";
 
 /** The archive's configuration as the variables a stack would set on its functions (config.ts names). */
 function archiveEnvironment(
@@ -110,6 +114,28 @@ function archiveEnvironment(
     S3_PUBLIC_ENDPOINT: s3.endpoint,
     DYNAMODB_ENDPOINT: dynamo.endpoint,
     SQS_ENDPOINT: sqs.endpoint,
+  };
+}
+
+/**
+ * The configuration operator tools (`npm run tokens -- --local`) use against a running local archive, from what its
+ * /health publishes: the same services and tables its functions use, everything but the database. The credentials
+ * are /health's too (`health.s3`), given to createAwsContext.
+ */
+export function operatorEnvironment(health: LocalArchiveHealth): Record<string, string> {
+  return {
+    STAGE: "local",
+    AWS_REGION: health.s3.region,
+    BUCKET_NAME: health.s3.bucket,
+    S3_ENDPOINT: health.s3.endpoint,
+    S3_PUBLIC_ENDPOINT: health.s3.endpoint,
+    DYNAMODB_ENDPOINT: health.dynamodb.endpoint,
+    SQS_ENDPOINT: health.sqs.endpoint,
+    DATASTREAM_QUEUE_URL: health.sqs.datastreamQueueUrl,
+    // Required by the configuration; these tools work on tokens and tables and never connect to it.
+    DATABASE_URL: "postgresql://unused@127.0.0.1:9/unused",
+    ALLOW_ANONYMOUS_UPLOADS: String(health.anonymousUploads),
+    ...Object.fromEntries((Object.keys(tables) as TableName[]).map((name) => [tables[name].configKey, health.dynamodb.tables[name]])),
   };
 }
 
@@ -174,8 +200,11 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     const functions = await startFunctionPool({ functions: INGEST_FUNCTIONS, size: functionConcurrency, environment });
     started.push({ name: "function environments", close: () => functions.close() });
 
+    const journal = openMessageJournal(join(stateDir, QUEUE_JOURNAL));
+    started.push({ name: "queue journal", close: async () => journal.close() });
     const dispatcher = createDispatcher({
       region: REGION,
+      journal,
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
       // Each queue may fill every environment; the pool holds the excess until one is free.
       concurrency: functionConcurrency,
@@ -201,10 +230,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     const unsubscribeNotices = sqs.onMessage((message) => {
       if (message.queueUrl === datastreamQueue) stream.publish(message.body);
     });
-    started.push({ name: "notice stream", close: async () => {
-      unsubscribeNotices();
-      await stream.close();
-    } });
+    started.push({ name: "notice stream", close: async () => unsubscribeNotices() });
 
     const ttl = startTtlEmulation({
       dynamo: ctx.dynamo,
@@ -221,6 +247,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       stream: `ws://localhost:${ports.api}/stream`,
       s3: { endpoint: s3.endpoint, bucket: s3.bucket, region: REGION, ...CREDENTIALS },
       dynamodb: { endpoint: dynamo.endpoint, region: REGION, tables: dynamo.tableNames },
+      sqs: { endpoint: sqs.endpoint, datastreamQueueUrl: datastreamQueue },
       database: embedded ? "embedded" : "postgres",
       stateDir,
       anonymousUploads: config.ALLOW_ANONYMOUS_UPLOADS !== "false",
@@ -232,16 +259,21 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       routes: { ...readRoutes, ...uploadRoutes, ...downloadRoutes },
       health,
       deadLetters: () => dispatcher.deadLetters(),
+      redrive: (messageIds) => dispatcher.redrive(messageIds),
       stream,
     });
     await listen(http, ports.api);
     started.push({
       name: "HTTP server",
-      close: () =>
-        new Promise<void>((resolvePromise, reject) => {
+      // Upgraded /stream sockets count as the server's connections until they end: closed first, or close() waits
+      // for every dashboard tab to go away.
+      close: async () => {
+        await stream.close();
+        await new Promise<void>((resolvePromise, reject) => {
           http.close((error) => (error ? reject(error) : resolvePromise()));
           http.closeAllConnections();
-        }),
+        });
+      },
     });
 
     let stopping: Promise<void> | undefined;

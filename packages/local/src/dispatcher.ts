@@ -2,6 +2,9 @@ import type { Context, S3EventRecord, SQSBatchResponse, SQSEvent } from "aws-lam
 import { z } from "zod";
 import { logger } from "./log";
 import { lambdaContext, newMessage, sqsRecord, type QueuedMessage } from "./lambdaEvents";
+import type { DeadLetter, MessageJournal } from "./messageJournal";
+
+export type { DeadLetter } from "./messageJournal";
 
 /**
  * What replaces S3 → SQS → Lambda locally: each object-created record goes, by key prefix, onto a queue; a queue
@@ -21,16 +24,6 @@ export interface QueueDefinition {
   handler: SqsHandler;
 }
 
-export interface DeadLetter {
-  queue: string;
-  messageId: string;
-  /** The decoded object key(s) the message was about, for people reading /dlq. */
-  keys: string[];
-  receiveCount: number;
-  reason: string;
-  failedAt: string;
-  body: string;
-}
 
 export interface QueueStats {
   name: string;
@@ -56,6 +49,8 @@ export interface DispatcherOptions {
   retryDelayMs?: number;
   /** The longest delay between two receives. */
   maxRetryDelayMs?: number;
+  /** Where messages are kept until handled, so a killed archive delivers them at its next start. */
+  journal?: MessageJournal;
 }
 
 /**
@@ -104,8 +99,8 @@ class LocalQueue {
 
   constructor(
     readonly definition: QueueDefinition,
-    private readonly options: Required<Omit<DispatcherOptions, "queues">>,
-    private readonly deadLetter: (letter: DeadLetter) => void,
+    private readonly options: Required<Omit<DispatcherOptions, "queues" | "journal">>,
+    private readonly settle: (message: QueuedMessage, letter?: DeadLetter) => void,
   ) {}
 
   enqueue(message: QueuedMessage, delayMs = 0): void {
@@ -187,9 +182,10 @@ class LocalQueue {
       const reason = failed.get(message.messageId);
       if (reason === undefined) {
         this.delivered += 1;
+        this.settle(message);
       } else if (message.receiveCount >= this.options.maxReceiveCount) {
         this.deadLettered += 1;
-        this.deadLetter({
+        this.settle(message, {
           queue: name,
           messageId: message.messageId,
           keys: keysOf(message.body),
@@ -237,6 +233,8 @@ export interface Dispatcher {
   dispatch(record: S3EventRecord): boolean;
   stats(): QueueStats[];
   deadLetters(): DeadLetter[];
+  /** Puts dead letters (all, or those named) back on their queues as new messages; returns those moved. */
+  redrive(messageIds?: readonly string[]): DeadLetter[];
   /** Resolves once every queue is empty and no handler runs (tests wait for it after uploading). */
   whenIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -252,25 +250,55 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     retryDelayMs: options.retryDelayMs ?? LOCAL_RETRY.retryDelayMs,
     maxRetryDelayMs: options.maxRetryDelayMs ?? LOCAL_RETRY.maxRetryDelayMs,
   };
-  const letters: DeadLetter[] = [];
+  const { journal } = options;
+  const letters: DeadLetter[] = [...(journal?.restored.deadLetters ?? [])];
   const queues = options.queues.map(
     (definition) =>
-      new LocalQueue(definition, settings, (letter) => {
+      new LocalQueue(definition, settings, (message, letter) => {
+        if (letter === undefined) return journal?.settled(message.messageId);
         letters.push(letter);
+        journal?.deadLettered(letter);
         logger.error("message moved to the dead-letter list", { queue: letter.queue, keys: letter.keys, reason: letter.reason });
       }),
   );
+  const queueNamed = (name: string) => queues.find((queue) => queue.definition.name === name);
+  /** Journaled before it is queued: the journal line is the promise that the message will be delivered. */
+  const send = (queue: LocalQueue, message: QueuedMessage) => {
+    journal?.queued(queue.definition.name, message);
+    queue.enqueue(message);
+  };
+
+  const restored = journal?.restored.pending ?? [];
+  for (const { queue: name, message } of restored) {
+    const queue = queueNamed(name);
+    if (queue) queue.enqueue(message);
+    else logger.warn("a journaled message names a queue that no longer exists", { queue: name, messageId: message.messageId });
+  }
+  if (restored.length > 0) logger.warn("delivering messages the last run left unhandled", { count: restored.length });
 
   return {
     dispatch(record) {
       const queue = queues.find((candidate) => record.s3.object.key.startsWith(candidate.definition.prefix));
       if (!queue) return false;
       // S3 sends one record per message to SQS.
-      queue.enqueue(newMessage(JSON.stringify({ Records: [record] })));
+      send(queue, newMessage(JSON.stringify({ Records: [record] })));
       return true;
     },
     stats: () => queues.map((queue) => queue.stats()),
     deadLetters: () => [...letters],
+    redrive(messageIds) {
+      const chosen = letters.filter((letter) => messageIds === undefined || messageIds.includes(letter.messageId));
+      const moved: DeadLetter[] = [];
+      for (const letter of chosen) {
+        const queue = queueNamed(letter.queue);
+        if (!queue) continue;
+        send(queue, newMessage(letter.body));
+        journal?.redriven(letter.messageId);
+        letters.splice(letters.indexOf(letter), 1);
+        moved.push(letter);
+      }
+      return moved;
+    },
     async whenIdle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (!queues.every((queue) => queue.idle())) {

@@ -2,9 +2,17 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
-import { errorResponse, handleApiRequest, type ApiRequest, type RouteHandlers } from "@archive/core/api/handleRequest";
+import {
+  errorResponse,
+  handleApiRequest,
+  MAX_REQUEST_BODY_BYTES,
+  payloadTooLarge,
+  type ApiRequest,
+  type RouteHandlers,
+} from "@archive/core/api/handleRequest";
 import { CORS_POLICY } from "@archive/core/api/routes";
 import type { ArchiveContext } from "@archive/core/platform/context";
+import { z } from "zod";
 import { logger } from "./log";
 import type { NoticeStream } from "./noticeStream";
 
@@ -18,10 +26,11 @@ export interface LocalHttpOptions {
   routes: RouteHandlers<ArchiveContext>;
   health(): unknown;
   deadLetters(): unknown;
+  /** Puts dead letters (all, or those named) back on their queues; returns those moved. */
+  redrive(messageIds?: readonly string[]): unknown[];
   stream: NoticeStream;
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
 /** What API Gateway adds from the stack's CORS configuration; the local archive allows any origin. */
 const CORS_HEADERS: Readonly<Record<string, string>> = {
   "access-control-allow-origin": "*",
@@ -36,15 +45,14 @@ const DASHBOARD_FILES: Readonly<Record<string, { file: string; type: string }>> 
   "/dashboard.js": { file: "dashboard.js", type: "text/javascript; charset=utf-8" },
 };
 
-class BodyTooLarge extends Error {}
-
-async function readBody(request: IncomingMessage): Promise<string> {
+/** The body, or undefined once it passes the API's limit (read no further: the route answers 413). */
+async function readBody(request: IncomingMessage): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
     size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge(`request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_REQUEST_BODY_BYTES) return undefined;
     chunks.push(buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
@@ -68,6 +76,7 @@ async function answer(request: IncomingMessage, response: ServerResponse, option
   const method = (request.method ?? "GET").toUpperCase();
   if (method === "GET" && rawPath === "/health") return sendJson(response, 200, options.health());
   if (method === "GET" && rawPath === "/dlq") return sendJson(response, 200, options.deadLetters());
+  if (method === "POST" && rawPath === "/dlq/redrive") return redrive(request, response, options);
   const asset = method === "GET" ? DASHBOARD_FILES[rawPath] : undefined;
   if (asset) {
     response.writeHead(200, { "content-type": asset.type, "cache-control": "no-cache" });
@@ -80,13 +89,12 @@ async function answer(request: IncomingMessage, response: ServerResponse, option
     return;
   }
   const requestId = randomUUID();
-  let body: string;
-  try {
-    body = await readBody(request);
-  } catch (error) {
-    if (!(error instanceof BodyTooLarge)) throw error;
-    logger.info("request body too large", { path: url.pathname });
-    return sendJson(response, 413, { error: "payload_too_large", message: error.message });
+  const body = await readBody(request);
+  if (body === undefined) {
+    const reply = errorResponse(options.ctx, payloadTooLarge(), requestId);
+    response.writeHead(reply.status, { ...reply.headers, ...CORS_HEADERS, connection: "close" });
+    response.end(reply.body);
+    return;
   }
   const apiRequest: ApiRequest = {
     method,
@@ -102,6 +110,22 @@ async function answer(request: IncomingMessage, response: ServerResponse, option
   );
   response.writeHead(reply.status, { ...reply.headers, ...CORS_HEADERS });
   response.end(reply.body);
+}
+
+const redriveSchema = z.object({ message_ids: z.array(z.string()).optional() }).strict();
+
+/** `POST /dlq/redrive` with `{}` (every dead letter) or `{"message_ids": [...]}`: what `npx archive dlq redrive` calls. */
+async function redrive(request: IncomingMessage, response: ServerResponse, options: LocalHttpOptions): Promise<void> {
+  const body = (await readBody(request)) ?? "";
+  let parsed: z.infer<typeof redriveSchema>;
+  try {
+    parsed = redriveSchema.parse(body.trim() === "" ? {} : JSON.parse(body));
+  } catch (error) {
+    const message = error instanceof z.ZodError ? error.issues.map((issue) => issue.message).join("; ") : "the body is not JSON";
+    return sendJson(response, 400, { error: "invalid_input", message: `POST /dlq/redrive takes {"message_ids"?: [...]}: ${message}` });
+  }
+  const moved = options.redrive(parsed.message_ids);
+  sendJson(response, 200, { redriven: moved.length, messages: moved });
 }
 
 export function createLocalHttpServer(options: LocalHttpOptions): Server {

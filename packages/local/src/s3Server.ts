@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
 import { z } from "zod";
+import S3Error from "s3rver/lib/models/error.js";
 import { logger } from "./log";
 
 /** s3rver's notification, reshaped as real S3 sends it: keys URL-encoded ('+' for a space). */
@@ -91,6 +92,35 @@ function cacheBucketConfigurations(store: S3rver["store"]): void {
   };
 }
 
+/**
+ * s3rver stores an object as files named by its key's segments plus a suffix ("._S3rver_metadata.json"); a segment
+ * longer than the file system's 255-byte names made its write stream fail with no listener, which ended the whole
+ * process. S3 itself takes keys of up to 1,024 bytes; the local one refuses what it cannot store, as S3 refuses a key
+ * too long for it: KeyTooLongError, a 400, and the archive goes on.
+ */
+const MAX_FILE_NAME_BYTES = 255;
+const LONGEST_S3RVER_SUFFIX = "._S3rver_metadata.json";
+
+export function unstorableKeyReason(key: string): string | undefined {
+  const longest = Math.max(...key.split("/").map((segment) => Buffer.byteLength(segment, "utf8")));
+  const room = MAX_FILE_NAME_BYTES - LONGEST_S3RVER_SUFFIX.length;
+  return longest > room
+    ? `the local S3 stores a key as files, and a key segment of ${longest} bytes is longer than the ${room} bytes a file name has room for`
+    : undefined;
+}
+
+function refuseUnstorableKeys(store: S3rver["store"]): void {
+  const { putObject } = store;
+  store.putObject = async (object) => {
+    const reason = unstorableKeyReason(object.key);
+    if (reason !== undefined) {
+      logger.warn("refused an object the local S3 cannot store", { key: object.key, reason });
+      throw new S3Error("KeyTooLongError", `Your key is too long: ${reason}`);
+    }
+    return putObject.call(store, object);
+  };
+}
+
 /** Starts s3rver on 127.0.0.1 (a free port unless given) with the bucket created. */
 export async function startS3Server(options: LocalS3Options): Promise<LocalS3Server> {
   const ownsDirectory = options.directory === undefined;
@@ -105,6 +135,7 @@ export async function startS3Server(options: LocalS3Options): Promise<LocalS3Ser
     configureBuckets: [{ name: options.bucket }],
   });
   cacheBucketConfigurations(server.store);
+  refuseUnstorableKeys(server.store);
   const address = await server.run();
   const listeners = new Set<(notification: LocalS3Notification) => void>();
   server.on("event", (event: unknown) => {

@@ -19,6 +19,7 @@ declare module "s3rver" {
     getSubresource(bucket: string, key: string | undefined, resourceType: string): Promise<unknown>;
     putSubresource(bucket: string, key: string | undefined, resource: { type: string }): Promise<void>;
     deleteSubresource(bucket: string, key: string | undefined, resourceType: string): Promise<void>;
+    putObject(object: { bucket: string; key: string }): Promise<unknown>;
   }
 
   class S3rver extends EventEmitter {
@@ -44,4 +45,11 @@ declare module "dynalite" {
 
   function dynalite(options?: DynaliteOptions): Server;
   export default dynalite;
+}
+
+declare module "s3rver/lib/models/error.js" {
+  /** An S3 error response (code, message): s3rver answers it as S3 would, with the code's HTTP status. */
+  export default class S3Error extends Error {
+    constructor(code: string, message: string, detail?: Record<string, string>);
+  }
 }

@@ -45,6 +45,16 @@ function jsonResponse(status: number, value: unknown): ApiResponse {
   return { status, headers: { "content-type": "application/json" }, body: JSON.stringify(value) };
 }
 
+/**
+ * The largest request body the API reads (413 beyond): an upload request with a 14,400-card header is ~1 MB of JSON,
+ * and API Gateway itself stops at 10 MB.
+ */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
+export function payloadTooLarge(): ArchiveError {
+  return new ArchiveError(`request bodies are limited to ${MAX_REQUEST_BODY_BYTES} bytes`, "payload_too_large", false, 413);
+}
+
 /** How long a caller should wait before retrying while a dependency is down. */
 export const RETRY_AFTER_SECONDS = 5;
 
@@ -86,6 +96,7 @@ export async function handleApiRequest<C extends AwsContext>(
     if (matched.route.method === "POST" && !isJson(request.headers["content-type"])) {
       throw new ArchiveError("the body must be JSON (content-type: application/json)", "unsupported_media_type", false, 415);
     }
+    if (request.body !== undefined && Buffer.byteLength(request.body, "utf8") > MAX_REQUEST_BODY_BYTES) throw payloadTooLarge();
     const handler = handlers[routeKey(matched.route)];
     if (handler === undefined) throw new NotFoundError(`no route ${request.method} ${request.path} in this function`);
     const params = Object.fromEntries(

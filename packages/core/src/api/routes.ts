@@ -12,25 +12,45 @@ export interface ApiRoute {
   functionName: ApiFunctionName;
   /** The site-token authorizer runs first and names the caller. */
   authorized?: true;
+  /** API Gateway's throttle for this route: requests per second, steady and in a burst; beyond, callers get 429. */
+  throttle: RouteThrottle;
 }
 
+export interface RouteThrottle {
+  rate: number;
+  burst: number;
+}
+
+/**
+ * Per-route limits, sized from the fleet (docs/scale.md): 100 sites upload ~4 files per exposure, a few per second
+ * together, and catch up after an outage in bursts; a frontend page makes a handful of reads. Downloads convert full
+ * frames on a 3 GB function for up to 29 s, so a few at a time is what protects the account's Lambda concurrency.
+ */
+const UPLOADS: RouteThrottle = { rate: 200, burst: 400 };
+const READS: RouteThrottle = { rate: 100, burst: 200 };
+const CONVERSIONS: RouteThrottle = { rate: 10, burst: 20 };
+const ZIPS: RouteThrottle = { rate: 2, burst: 5 };
+
 export const API_ROUTES = [
-  { method: "POST", path: "/upload", functionName: "apiUpload", authorized: true },
+  { method: "POST", path: "/upload", functionName: "apiUpload", authorized: true, throttle: UPLOADS },
   // Downloads convert files (FITS from .fz, TIFF) and stream zips: their own function, sized for a full frame.
-  { method: "POST", path: "/download", functionName: "apiDownload" },
-  { method: "POST", path: "/downloadzip", functionName: "apiDownload" },
-  { method: "GET", path: "/recentuploads", functionName: "apiReads" },
-  { method: "GET", path: "/infoimage/{site}/{channel}", functionName: "apiReads" },
-  { method: "GET", path: "/{site}/latest_images/{n}", functionName: "apiReads" },
-  { method: "GET", path: "/filtered_images", functionName: "apiReads" },
-  { method: "GET", path: "/latest_image_all_sites", functionName: "apiReads" },
-  { method: "GET", path: "/image/{base_filename}", functionName: "apiReads" },
-  { method: "GET", path: "/fitsheader/{base_filename}", functionName: "apiReads" },
+  { method: "POST", path: "/download", functionName: "apiDownload", throttle: CONVERSIONS },
+  { method: "POST", path: "/downloadzip", functionName: "apiDownload", throttle: ZIPS },
+  { method: "GET", path: "/recentuploads", functionName: "apiReads", throttle: READS },
+  { method: "GET", path: "/infoimage/{site}/{channel}", functionName: "apiReads", throttle: READS },
+  { method: "GET", path: "/{site}/latest_images/{n}", functionName: "apiReads", throttle: READS },
+  { method: "GET", path: "/filtered_images", functionName: "apiReads", throttle: READS },
+  { method: "GET", path: "/latest_image_all_sites", functionName: "apiReads", throttle: READS },
+  { method: "GET", path: "/image/{base_filename}", functionName: "apiReads", throttle: READS },
+  { method: "GET", path: "/fitsheader/{base_filename}", functionName: "apiReads", throttle: READS },
 ] as const satisfies readonly ApiRoute[];
 
 /** "METHOD /path", as API Gateway names a route. */
 export type RouteKey = `${(typeof API_ROUTES)[number]["method"]} ${(typeof API_ROUTES)[number]["path"]}`;
 export const routeKey = (route: ApiRoute): RouteKey => `${route.method} ${route.path}` as RouteKey;
+
+/** The stage's throttle for any route not in the table (API Gateway answers those 404 itself). */
+export const DEFAULT_ROUTE_THROTTLE: RouteThrottle = { rate: 50, burst: 100 };
 
 /**
  * Who may call the API from a browser: the frontend reads from another origin and nothing depends on cookies. The

@@ -128,22 +128,26 @@ export async function listTokens(ctx: TokenContext, site?: string): Promise<Site
   return items.map(parseItem).sort((a, b) => a.site.localeCompare(b.site) || a.issuedAt.localeCompare(b.issuedAt));
 }
 
-/** The token from an `Authorization: Bearer <token>` header value, if there is one. */
-export function bearerToken(authorization: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
-  return match?.[1];
-}
+/** RFC 6750's token68: what `Bearer` may be followed by (our tokens are base64url). */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 const TOKEN_REQUIRED = "a site token is required (Authorization: Bearer <token>)";
+const MALFORMED = "the Authorization header must be `Bearer <token>`";
 
-/** The authorizer's decision: which site a token belongs to, or why there is no caller. */
+/**
+ * The authorizer's decision from the Authorization header as sent: which site a token belongs to, or why there is no
+ * caller. A header that is present but not `Bearer <token>` is refused in every mode, as a wrong token is: the client
+ * meant to authenticate, and treating it as absent would let a typo upload anonymously.
+ */
 export async function identifyCaller(
   ctx: Pick<AwsContext, "dynamo" | "tables" | "config">,
-  token: string | undefined,
+  authorization: string | undefined,
 ): Promise<UploadCaller> {
-  if (token === undefined || token === "") {
+  if (authorization === undefined) {
     return ctx.config.ALLOW_ANONYMOUS_UPLOADS === "false" ? { kind: "unauthenticated", reason: TOKEN_REQUIRED } : { kind: "anonymous" };
   }
+  const token = BEARER.exec(authorization)?.[1];
+  if (token === undefined) return { kind: "unauthenticated", reason: MALFORMED };
   const result = await dynamoCall("look up a site token", () =>
     ctx.dynamo.send(new GetCommand({ TableName: ctx.tables.siteTokens, Key: { token_hash: hashToken(token) } })),
   );

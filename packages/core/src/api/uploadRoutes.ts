@@ -1,7 +1,7 @@
 import type { ArchiveContext } from "../platform/context";
 import type { RouteHandlers } from "./handleRequest";
 import { parseInput, parseJsonBody, uploadRequestSchema } from "./requests";
-import { bearerToken, identifyCaller } from "./siteTokens";
+import { identifyCaller } from "./siteTokens";
 import { requestUpload } from "./uploads";
 
 /** The apiUpload function's routes. Behind API Gateway the authorizer has named the caller; locally the route does. */
@@ -10,6 +10,6 @@ export const uploadRoutes: RouteHandlers<ArchiveContext> = {
     requestUpload(
       ctx,
       parseInput(uploadRequestSchema, parseJsonBody(request.body)),
-      request.caller ?? (await identifyCaller(ctx, bearerToken(request.headers.authorization))),
+      request.caller ?? (await identifyCaller(ctx, request.headers.authorization)),
     ),
 };

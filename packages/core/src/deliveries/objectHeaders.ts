@@ -1,9 +1,8 @@
-import { parseHeaderText } from "../fits/cards";
 import type { FitsHeader } from "../fits/header";
-import { readFitsHeader } from "../fits/hdus";
+import { readFitsHeader, readHeaderText } from "../fits/hdus";
 import type { ArchiveObjectKey } from "../names/fileName";
 import type { AwsContext } from "../platform/context";
-import { getObjectBytes, readObjectPrefix } from "../platform/s3";
+import { readObjectPrefix } from "../platform/s3";
 
 /**
  * The FITS header an arrived object carries: a .txt is read whole, a FITS file (plain, bz2, gz, fz) only until its
@@ -15,7 +14,7 @@ export async function readObjectHeader(
 ): Promise<FitsHeader> {
   const header =
     file.extension === "txt"
-      ? parseHeaderText(await getObjectBytes(ctx, file.key))
+      ? await readObjectPrefix(ctx, file.key, readHeaderText)
       : await readObjectPrefix(ctx, file.key, (chunks) => readFitsHeader(chunks, file.compression));
   if (header.problems.length > 0) ctx.log.warn("the header is stored as parsed, with problems", { problems: header.problems });
   return header;

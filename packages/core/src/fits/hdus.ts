@@ -1,7 +1,8 @@
 import type { Compression } from "../names/fileName";
 import { parseHeaderText } from "./cards";
 import { bunzip2Chunks, gunzipChunks } from "./compression";
-import { BLOCK_LENGTH, CARD_LENGTH, MAX_HEADER_BLOCKS, type FitsHeader } from "./header";
+import { InvalidInputError } from "../platform/errors";
+import { BLOCK_LENGTH, CARD_LENGTH, MAX_HEADER_BLOCKS, MAX_HEADER_CARDS, MAX_HEADER_DECOMPRESSED_BYTES, type FitsHeader } from "./header";
 import { imageHeaderFromCompressed } from "./tileCompressed";
 
 /**
@@ -10,7 +11,11 @@ import { imageHeaderFromCompressed } from "./tileCompressed";
  */
 export async function readFitsHeader(source: AsyncIterable<Uint8Array>, compression: Compression): Promise<FitsHeader> {
   const bytes =
-    compression === "bz2" ? bunzip2Chunks(source) : compression === "gz" ? gunzipChunks(source) : source;
+    compression === "bz2"
+      ? bunzip2Chunks(source, MAX_HEADER_DECOMPRESSED_BYTES)
+      : compression === "gz"
+        ? gunzipChunks(source, MAX_HEADER_DECOMPRESSED_BYTES)
+        : source;
   const reader = new HduReader(bytes[Symbol.asyncIterator]());
   try {
     const primary = await reader.readHeader();
@@ -19,6 +24,26 @@ export async function readFitsHeader(source: AsyncIterable<Uint8Array>, compress
   } finally {
     await reader.close();
   }
+}
+
+/** A .txt header's largest size: MAX_HEADER_CARDS cards, each with a line break. */
+export const MAX_HEADER_TEXT_BYTES = MAX_HEADER_CARDS * (CARD_LENGTH + 1);
+
+/** Reads an uploaded header text (cards, with or without line breaks), refusing one longer than a FITS header can be. */
+export async function readHeaderText(source: AsyncIterable<Uint8Array>): Promise<FitsHeader> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of source) {
+    length += chunk.length;
+    if (length > MAX_HEADER_TEXT_BYTES) {
+      throw new InvalidInputError(
+        `the header text is longer than ${MAX_HEADER_TEXT_BYTES} bytes (${MAX_HEADER_CARDS} cards): not a FITS header`,
+        "header",
+      );
+    }
+    chunks.push(chunk);
+  }
+  return parseHeaderText(Buffer.concat(chunks));
 }
 
 /** After the primary header of a .fz file: skip HDUs until the first with ZIMAGE = T and reconstruct its header. */
@@ -70,9 +95,10 @@ class HduReader {
       blocks.push(block);
       if (holdsEndCard(block) || block.length < BLOCK_LENGTH) break;
       if (blocks.length >= MAX_HEADER_BLOCKS) {
-        const header = parseHeaderText(Buffer.concat(blocks));
-        header.problems.push(`no END card in the first ${MAX_HEADER_BLOCKS} blocks: reading stopped`);
-        return header;
+        throw new InvalidInputError(
+          `no END card in the first ${MAX_HEADER_BLOCKS} header blocks (${MAX_HEADER_BLOCKS * BLOCK_LENGTH} bytes): not a FITS header`,
+          "header",
+        );
       }
     }
     return parseHeaderText(Buffer.concat(blocks));

@@ -16,5 +16,14 @@ export interface FitsHeader {
 
 export const CARD_LENGTH = 80;
 export const BLOCK_LENGTH = 2880;
-/** A header longer than this (about 29,000 cards) is not a FITS header; stop rather than read a whole file. */
+/**
+ * Limits on reading one header, whatever the object holds (README "Limits"). A FITS header longer than 400 blocks
+ * (14,400 cards; real ones have a few hundred) is refused rather than read on through the file.
+ */
 export const MAX_HEADER_BLOCKS = 400;
+export const MAX_HEADER_CARDS = MAX_HEADER_BLOCKS * (BLOCK_LENGTH / CARD_LENGTH);
+/**
+ * At most this many bytes are decompressed from a .fits.bz2 / .fits.gz to find its header: its 400 blocks and
+ * room to spare. A bzip2 block of blanks decodes to 45 MB, so without it memory followed what the file claims.
+ */
+export const MAX_HEADER_DECOMPRESSED_BYTES = 4 * 1024 * 1024;
