@@ -27,6 +27,8 @@ async function loadBench(name: BenchName): Promise<Bench> {
       return (await import("./reads")).benchReads;
     case "conversions":
       return (await import("./conversions")).benchConversions;
+    case "awsCalls":
+      return (await import("./awsCalls")).benchAwsCalls;
   }
 }
 

@@ -1,7 +1,7 @@
 import { isHeaderFile, readObjectHeader } from "../deliveries/objectHeaders";
 import { imageNotice } from "../deliveries/notices";
 import type { ObjectPipeline } from "../deliveries/ingest";
-import { storeThumbnailOf } from "../exposures/thumbnails";
+import { storeThumbnail, thumbnailOf } from "../exposures/thumbnails";
 import { headerToJson } from "../fits/headerJson";
 import type { AwsContext } from "../platform/context";
 import { recordAllskyFile } from "./allskyImages";
@@ -9,10 +9,15 @@ import { recordAllskyFile } from "./allskyImages";
 /** allsky/: a file of an allsky exposure; a .txt brings its header. */
 export const allskyPipeline: ObjectPipeline<AwsContext> = {
   directory: "allsky",
-  async store(ctx, file, arrivedAt) {
+  async prepare(ctx, file, arrivedAt) {
     const header = file.extension === "txt" && isHeaderFile(file) ? headerToJson(await readObjectHeader(ctx, file)) : undefined;
-    await recordAllskyFile(ctx, { file, header, now: arrivedAt });
-    await storeThumbnailOf(ctx, file);
-    return imageNotice("allsky", file.site, file.baseFilename);
+    const thumbnail = await thumbnailOf(ctx, file);
+    return {
+      async record(recordCtx) {
+        await recordAllskyFile(recordCtx, { file, header, now: arrivedAt });
+        return imageNotice("allsky", file.site, file.baseFilename);
+      },
+      ...(thumbnail ? { afterRecord: (afterCtx: AwsContext) => storeThumbnail(afterCtx, thumbnail) } : {}),
+    };
   },
 };

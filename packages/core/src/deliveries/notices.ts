@@ -34,15 +34,18 @@ export function imageNotice(
 type NoticeContext = Pick<AwsContext, "dynamo" | "tables" | "sqs" | "config">;
 
 /**
- * Sends an event's notice once it is done: of concurrent deliveries of the event exactly one claims the notice and
- * sends it, then records it as sent; a failed send gives the claim back so the retry sends it. Returns whether this
- * delivery sent it. At least once: a crash between sending and recording sends it twice, a lost notice never.
- * With SEND_NOTICES off (shadow mode) the claim and the record are kept, so deliveries finish exactly as they would,
- * and nothing is sent (false).
+ * Sends the notice of an event whose work is done, under the claim its delivery took (recordDeliveryAndClaim), then
+ * records it as sent; a failed send gives the claim back so the retry sends it. Returns whether it was sent. At least
+ * once: a crash between sending and recording sends it twice, a lost notice never. With SEND_NOTICES off (shadow
+ * mode) the claim and the record are kept, so deliveries finish exactly as they would, and nothing is sent (false).
  */
-export async function sendNoticeOnce(ctx: NoticeContext, ref: ObjectRef, notice: ImageNotice, now: Date): Promise<boolean> {
-  const claim = await claimNotice(ctx, ref, now);
-  if (!claim) return false;
+export async function sendClaimedNotice(
+  ctx: NoticeContext,
+  ref: ObjectRef,
+  claim: NoticeClaim,
+  notice: ImageNotice,
+  now: Date,
+): Promise<boolean> {
   try {
     if (ctx.config.SEND_NOTICES) await notify(ctx, notice);
   } catch (error) {
@@ -64,7 +67,10 @@ export async function notify(ctx: Pick<AwsContext, "sqs" | "config">, notice: Im
   }
 }
 
-/** Longer than the ingest function's 60 s timeout, shorter than its queue's 6-minute visibility timeout. */
+/**
+ * Claimed as a delivery starts (with its record): longer than the ingest function's 60 s timeout, which bounds the
+ * whole batch, and shorter than its queue's 6-minute visibility timeout.
+ */
 export const NOTICE_LEASE_MS = 2 * 60_000;
 
 /** The right to send one event's notice, until `until` (epoch ms). */
@@ -73,24 +79,43 @@ export interface NoticeClaim {
   until: number;
 }
 
+/** The claim a delivery of `ref` takes at `now`. */
+export function noticeClaim(ref: ObjectRef, now: Date): NoticeClaim {
+  return { sequencer: normalizeSequencer(ref.sequencer), until: now.getTime() + NOTICE_LEASE_MS };
+}
+
 /**
- * Claims the event's notice after its work: of concurrent deliveries exactly one gets the claim and sends it. A claim
- * not followed by recordNotified (the Lambda died) expires after NOTICE_LEASE_MS, so the retried delivery reclaims it.
+ * The claim as a DynamoDB update of the delivery item: its assignments, the condition that the event's notice is
+ * neither sent nor held by a live claim of this or a newer event, and their values (`:seq` is the claim's sequencer).
+ */
+export function noticeClaimUpdate(claim: NoticeClaim, now: Date) {
+  return {
+    set: "notice_claim_sequencer = :seq, notice_claim_until = :claim_until",
+    condition:
+      "(attribute_not_exists(notified_sequencer) OR notified_sequencer < :seq) AND " +
+      "(attribute_not_exists(notice_claim_sequencer) OR notice_claim_sequencer < :seq OR notice_claim_until < :now_ms)",
+    values: { ":seq": claim.sequencer, ":claim_until": claim.until, ":now_ms": now.getTime() },
+  };
+}
+
+/**
+ * Claims the notice of an event already recorded (recordDeliveryAndClaim claims it with the record itself): of
+ * concurrent deliveries exactly one gets the claim and sends it. A claim not followed by recordNotified (the Lambda
+ * died) expires after NOTICE_LEASE_MS, so the retried delivery reclaims it.
  */
 export async function claimNotice(
   ctx: Pick<AwsContext, "dynamo" | "tables">,
   ref: ObjectRef,
   now: Date,
 ): Promise<NoticeClaim | undefined> {
-  const claim = { sequencer: normalizeSequencer(ref.sequencer), until: now.getTime() + NOTICE_LEASE_MS };
+  const claim = noticeClaim(ref, now);
+  const update = noticeClaimUpdate(claim, now);
   const claimed = await updateIfCondition(ctx, "claim a delivery's notice", {
     TableName: ctx.tables.objectDeliveries,
     Key: { object_key: ref.key },
-    UpdateExpression: "SET notice_claim_sequencer = :seq, notice_claim_until = :until",
-    ConditionExpression:
-      "attribute_exists(object_key) AND (attribute_not_exists(notified_sequencer) OR notified_sequencer < :seq) AND " +
-      "(attribute_not_exists(notice_claim_sequencer) OR notice_claim_sequencer < :seq OR notice_claim_until < :now)",
-    ExpressionAttributeValues: { ":seq": claim.sequencer, ":until": claim.until, ":now": now.getTime() },
+    UpdateExpression: `SET ${update.set}`,
+    ConditionExpression: `attribute_exists(object_key) AND ${update.condition}`,
+    ExpressionAttributeValues: update.values,
   });
   return claimed ? claim : undefined;
 }
@@ -107,10 +132,10 @@ async function recordNotified(ctx: Pick<AwsContext, "dynamo" | "tables">, ref: O
 }
 
 /**
- * Gives up a claim whose notice could not be sent, so the retried delivery claims it at once. A claim another
- * delivery holds now (a newer event, or this one's after the lease) is theirs to keep.
+ * Gives up a claim whose notice could not be sent (or whose work failed), so the retried delivery claims it at once.
+ * A claim another delivery holds now (a newer event, or this one's after the lease) is theirs to keep.
  */
-async function releaseNoticeClaim(
+export async function releaseNoticeClaim(
   ctx: Pick<AwsContext, "dynamo" | "tables">,
   ref: ObjectRef,
   claim: NoticeClaim,

@@ -90,35 +90,41 @@ const flagUpdates = (set: FileFlagColumn | null) =>
   );
 
 // A header's DATE-OBS replaces the row's dates; without one the row keeps its dates, or gets the arrival time.
-const upsertHeader = compileWrite(
-  HEADER_SLOTS,
-  compiler
-    .insertInto("images")
-    .values({
-      ...identityValues,
-      ...Object.fromEntries(
-        HEADER_COLUMNS.map((column) => [
-          column,
-          isDateColumn(column) ? sql`coalesce(${timestampSlot(column)}, ${timestampSlot("arrived_at")})` : slot(column),
-        ]),
-      ),
-      ...flagValues(null),
-    } as never)
-    .onConflict((conflict) =>
-      conflict.column("base_filename").doUpdateSet((eb) => ({
-        ...identityUpdates(eb),
+function upsertHeaderStatement(onlyWithoutHeader: boolean): Write<(typeof HEADER_SLOTS)[number]> {
+  return compileWrite(
+    HEADER_SLOTS,
+    compiler
+      .insertInto("images")
+      .values({
+        ...identityValues,
         ...Object.fromEntries(
           HEADER_COLUMNS.map((column) => [
             column,
-            isDateColumn(column)
-              ? sql`coalesce(${timestampSlot(column)}, ${sql.ref(`images.${column}`)}, ${sql.ref(`excluded.${column}`)})`
-              : eb.ref(`excluded.${column}`),
+            isDateColumn(column) ? sql`coalesce(${timestampSlot(column)}, ${timestampSlot("arrived_at")})` : slot(column),
           ]),
         ),
-        ...flagUpdates(null),
-      })),
-    ),
-);
+        ...flagValues(null),
+      } as never)
+      .onConflict((conflict) => {
+        const update = conflict.column("base_filename").doUpdateSet((eb) => ({
+          ...identityUpdates(eb),
+          ...Object.fromEntries(
+            HEADER_COLUMNS.map((column) => [
+              column,
+              isDateColumn(column)
+                ? sql`coalesce(${timestampSlot(column)}, ${sql.ref(`images.${column}`)}, ${sql.ref(`excluded.${column}`)})`
+                : eb.ref(`excluded.${column}`),
+            ]),
+          ),
+          ...flagUpdates(null),
+        }));
+        return onlyWithoutHeader ? update.where("images.header", "is", null) : update;
+      }),
+  );
+}
+
+const upsertHeader = upsertHeaderStatement(false);
+const insertHeaderIfAbsent = upsertHeaderStatement(true);
 
 /**
  * A file dates a row without a header by the earliest arrival among its files (the same whatever order they are
@@ -163,6 +169,18 @@ function identityOf(file: Identity): Record<"base_filename" | "site" | "data_typ
   return { base_filename: file.baseFilename, site: file.site, data_type: file.dataType };
 }
 
+function headerValues(file: Identity, fields: ImageHeaderFields, arrivedAt: Date) {
+  return { ...identityOf(file), ...fields, header_json: fields.header_json ?? null, arrived_at: arrivedAt };
+}
+
+/**
+ * Runs several writes as one transaction: one commit, so one WAL flush, for all of them (the records of an SQS
+ * batch). The writes must use the `db` they are given; anything they throw rolls them all back.
+ */
+export async function writeTogether<T>(db: Kysely<Database>, writes: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  return db.transaction().execute(writes);
+}
+
 /**
  * Stores a header's fields, overwriting earlier header fields; file flags are left as they are. `arrivedAt` (the
  * file's arrival, or the upload request's time) dates a new row whose header has no DATE-OBS; it defaults to now, as
@@ -174,7 +192,20 @@ export async function recordHeader(
   fields: ImageHeaderFields,
   arrivedAt: Date = new Date(),
 ): Promise<void> {
-  await run(db, upsertHeader, { ...identityOf(file), ...fields, header_json: fields.header_json ?? null, arrived_at: arrivedAt });
+  await run(db, upsertHeader, headerValues(file, fields, arrivedAt));
+}
+
+/**
+ * Stores a header's fields only when the row has no header yet (a FITS file's own header, which never replaces the
+ * one its .txt brought, whichever came first): the check is the statement's, so no race between reading and writing.
+ */
+export async function recordHeaderIfAbsent(
+  db: Kysely<Database>,
+  file: Identity,
+  fields: ImageHeaderFields,
+  arrivedAt: Date,
+): Promise<void> {
+  await run(db, insertHeaderIfAbsent, headerValues(file, fields, arrivedAt));
 }
 
 /**

@@ -3,26 +3,39 @@ import { imageNotice } from "../deliveries/notices";
 import type { ObjectPipeline } from "../deliveries/ingest";
 import type { ArchiveContext } from "../platform/context";
 import { imageFieldsFromHeader } from "./imageRecord";
-import { hasHeader, recordFile, recordHeader } from "./imageStore";
-import { storeThumbnailOf } from "./thumbnails";
+import { hasHeader, recordFile, recordHeader, recordHeaderIfAbsent, writeTogether } from "./imageStore";
+import { storeThumbnail, thumbnailOf } from "./thumbnails";
 
 /**
  * data/: each file of an exposure updates its `images` row. A .txt is the header; a FITS file sets its flag and, when
- * no header came first, gives its own; a medium jpg sets its flag and gets its thumbnail.
+ * no header came first, gives its own; a medium jpg sets its flag and gets its thumbnail. The files are read first;
+ * the rows of a batch's files are then written in one transaction, and the thumbnails stored once it is committed.
  */
 export const exposurePipeline: ObjectPipeline<ArchiveContext> = {
   directory: "data",
-  async store(ctx, file, arrivedAt) {
-    const { db } = ctx;
+  async prepare(ctx, file, arrivedAt) {
+    const notice = imageNotice("data", file.site, file.baseFilename);
     if (file.extension === "txt" && isHeaderFile(file)) {
-      await recordHeader(db, file, imageFieldsFromHeader(await readObjectHeader(ctx, file)), arrivedAt);
-    } else {
-      await recordFile(db, file, arrivedAt);
-      if (isHeaderFile(file) && !(await hasHeader(db, file.baseFilename))) {
-        await recordHeader(db, file, imageFieldsFromHeader(await readObjectHeader(ctx, file)), arrivedAt);
-      }
-      if (file.extension === "jpg") await storeThumbnailOf(ctx, file);
+      const fields = imageFieldsFromHeader(await readObjectHeader(ctx, file));
+      return {
+        async record({ db }) {
+          await recordHeader(db, file, fields, arrivedAt);
+          return notice;
+        },
+      };
     }
-    return imageNotice("data", file.site, file.baseFilename);
+    // Read only when the row has no header yet; a header that comes meanwhile still wins (recordHeaderIfAbsent).
+    const ownHeader =
+      isHeaderFile(file) && !(await hasHeader(ctx.db, file.baseFilename)) ? imageFieldsFromHeader(await readObjectHeader(ctx, file)) : undefined;
+    const thumbnail = await thumbnailOf(ctx, file);
+    return {
+      async record({ db }) {
+        await recordFile(db, file, arrivedAt);
+        if (ownHeader) await recordHeaderIfAbsent(db, file, ownHeader, arrivedAt);
+        return notice;
+      },
+      ...(thumbnail ? { afterRecord: (afterCtx: ArchiveContext) => storeThumbnail(afterCtx, thumbnail) } : {}),
+    };
   },
+  recordTogether: (ctx, records) => writeTogether(ctx.db, (db) => records({ ...ctx, db })),
 };

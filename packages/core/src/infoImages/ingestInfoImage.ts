@@ -2,7 +2,7 @@ import { z } from "zod";
 import { isHeaderFile, readObjectHeader } from "../deliveries/objectHeaders";
 import { imageNotice } from "../deliveries/notices";
 import type { ObjectPipeline } from "../deliveries/ingest";
-import { storeThumbnailOf } from "../exposures/thumbnails";
+import { storeThumbnail, thumbnailOf } from "../exposures/thumbnails";
 import type { FitsHeader } from "../fits/header";
 import { headerAsWritten } from "../fits/headerJson";
 import type { AwsContext } from "../platform/context";
@@ -26,11 +26,16 @@ function headerMap(header: FitsHeader): InfoImageHeader {
  */
 export const infoImagePipeline: ObjectPipeline<AwsContext> = {
   directory: "info-images",
-  async store(ctx, file, arrivedAt) {
+  async prepare(ctx, file, arrivedAt) {
     const header = file.extension === "txt" && isHeaderFile(file) ? headerMap(await readObjectHeader(ctx, file)) : undefined;
-    const channel = await recordInfoFile(ctx, { file, header, now: arrivedAt });
-    await storeThumbnailOf(ctx, file);
-    return imageNotice("info-images", file.site, file.baseFilename, channel);
+    const thumbnail = await thumbnailOf(ctx, file);
+    return {
+      async record(recordCtx) {
+        const channel = await recordInfoFile(recordCtx, { file, header, now: arrivedAt });
+        return imageNotice("info-images", file.site, file.baseFilename, channel);
+      },
+      ...(thumbnail ? { afterRecord: (afterCtx: AwsContext) => storeThumbnail(afterCtx, thumbnail) } : {}),
+    };
   },
   async announce(ctx, file) {
     return imageNotice("info-images", file.site, file.baseFilename, await channelOf(ctx, file.site, file.baseFilename));

@@ -50,6 +50,12 @@ function poolConfig(connection: pg.PoolConfig, options: DbOptions): pg.PoolConfi
 function logPoolErrors(pool: pg.Pool, log: Logger | undefined): pg.Pool {
   // An idle client's connection can drop (server restart, RDS failover); pg replaces it, so we only record it.
   pool.on("error", (error) => log?.warn("idle Postgres connection failed", { error: error.message }));
+  // A checked-out client (a transaction between statements) gets the pool's listener removed; without one of its
+  // own, a server dying under it is an unhandled 'error' event that ends the process. The statement in flight, or the
+  // next one, fails anyway and its record is retried.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => log?.warn("Postgres connection failed while in use", { error: error.message }));
+  });
   return pool;
 }
 

@@ -1,9 +1,8 @@
-import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
-import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { ingestObject, type ObjectPipeline } from "@archive/core/deliveries/ingest";
+import type { S3Event, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { ingestObjects, type ObjectPipeline } from "@archive/core/deliveries/ingest";
 import {
   isS3EventBridgeEvent,
   isS3Notification,
@@ -19,24 +18,40 @@ import { describeError, MetricUnit } from "@archive/core/platform/logger";
 /**
  * The one adapter for S3 object events, from SQS batches (partial batch response: a failed record is retried alone,
  * then dead-lettered) whose bodies are S3 notifications or EventBridge S3 events, or straight from S3 or EventBridge.
- * Bad input is logged, counted and acknowledged; any other failure fails its record.
+ * A batch's objects are ingested together (core records them in one transaction); bad input is logged, counted and
+ * acknowledged; any other failure fails its record.
  */
-async function handleRefs<C extends AwsContext>(ctx: C, refs: ObjectRef[], pipeline: ObjectPipeline<C>): Promise<void> {
+interface BatchObject {
+  ref: ObjectRef;
+  /** The SQS message that carried it. */
+  messageId?: string;
+}
+
+/** Ingests the objects together, counts and logs each one's result, and returns the failures a retry may cure. */
+async function ingestBatch<C extends AwsContext, O extends BatchObject>(
+  ctx: C,
+  pipeline: ObjectPipeline<C>,
+  objects: readonly O[],
+): Promise<{ object: O; error: unknown }[]> {
   const { log: logger, metrics } = ctx;
-  for (const ref of refs) {
-    try {
-      await ingestObject(ctx, pipeline, ref);
+  const results = await ingestObjects(ctx, pipeline, objects.map((object) => object.ref));
+  return objects.flatMap((object, i) => {
+    const result = results[i];
+    if (result && !("error" in result)) {
       metrics.addMetric("ObjectsProcessed", MetricUnit.Count, 1);
-    } catch (error) {
-      if (isRetryable(error)) {
-        metrics.addMetric("ObjectsFailed", MetricUnit.Count, 1);
-        logger.error("object failed; its record will be retried", { key: ref.key, error: describeError(error) });
-        throw error;
-      }
-      metrics.addMetric("ObjectsRejected", MetricUnit.Count, 1);
-      logger.warn("object rejected and acknowledged", { key: ref.key, error: describeError(error) });
+      return [];
     }
-  }
+    const error = result ? result.error : new Error(`no result for ${object.ref.key}`);
+    const context = { key: object.ref.key, ...(object.messageId ? { message_id: object.messageId } : {}), error: describeError(error) };
+    if (isRetryable(error)) {
+      metrics.addMetric("ObjectsFailed", MetricUnit.Count, 1);
+      logger.error("object failed; its record will be retried", context);
+      return [{ object, error }];
+    }
+    metrics.addMetric("ObjectsRejected", MetricUnit.Count, 1);
+    logger.warn("object rejected and acknowledged", context);
+    return [];
+  });
 }
 
 function parseRefs(ctx: AwsContext, read: () => ObjectRef[]): ObjectRef[] {
@@ -60,26 +75,28 @@ function isSqsEvent(event: ObjectEvent): event is SQSEvent {
 /** The handler of one ingest function: its context and its prefix's pipeline, bound once per process. */
 export function objectEventHandler<C extends AwsContext>(ctx: C, pipeline: ObjectPipeline<C>) {
   const { log: logger, metrics } = ctx;
-  const processor = new BatchProcessor(EventType.SQS);
-  const recordHandler = async (record: SQSRecord): Promise<void> => {
-    logger.appendKeys({ message_id: record.messageId });
-    try {
-      if (Number(record.attributes.ApproximateReceiveCount) > 1) metrics.addMetric("RecordsRetried", MetricUnit.Count, 1);
-      await handleRefs(ctx, parseRefs(ctx, () => objectRefsFromMessageBody(record.body)), pipeline);
-    } finally {
-      logger.removeKeys(["message_id"]);
-    }
-  };
   return middy<ObjectEvent, SQSBatchResponse | void>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
-    .handler(async (event: ObjectEvent, context: Context) => {
-      if (!isSqsEvent(event)) return handleRefs(ctx, parseRefs(ctx, () => objectRefsFromEvent(event)), pipeline);
-      // Records run one at a time: the logger's per-record keys stay right, and Lambda concurrency gives the scale.
-      return processPartialResponse(event, recordHandler, processor, {
-        context,
-        processInParallel: false,
-        throwOnFullBatchFailure: false,
+    .handler(async (event: ObjectEvent) => {
+      if (!isSqsEvent(event)) {
+        const [failure] = await ingestBatch(ctx, pipeline, parseRefs(ctx, () => objectRefsFromEvent(event)).map((ref) => ({ ref })));
+        // Straight from S3 or EventBridge there is no partial response: the invocation fails, and is retried whole.
+        if (failure) throw failure.error;
+        return;
+      }
+      const failedIds = new Set<string>();
+      const objects = event.Records.flatMap((record) => {
+        if (Number(record.attributes.ApproximateReceiveCount) > 1) metrics.addMetric("RecordsRetried", MetricUnit.Count, 1);
+        try {
+          return parseRefs(ctx, () => objectRefsFromMessageBody(record.body)).map((ref) => ({ ref, messageId: record.messageId }));
+        } catch (error) {
+          logger.error("record failed; it will be retried", { message_id: record.messageId, error: describeError(error) });
+          failedIds.add(record.messageId);
+          return [];
+        }
       });
+      for (const failure of await ingestBatch(ctx, pipeline, objects)) failedIds.add(failure.object.messageId);
+      return { batchItemFailures: [...failedIds].map((itemIdentifier) => ({ itemIdentifier })) };
     });
 }
