@@ -155,7 +155,7 @@ export async function benchEndToEnd(options: BenchOptions): Promise<Row[]> {
     const after = archive.health();
     // Four handler runs per exposure: txt, jpg, fits and the thumbnail the jpg's run writes back.
     const eventsPerSecond = (finished.length * 4) / ((lastComplete - t0) / 1000);
-    const queueNote = `${finished.length}/${count} complete, dead letters: ${after.deadLetters}; uploads took ${((uploadEnd - t0) / 1000).toFixed(1)} s; ingestion ran ${eventsPerSecond.toFixed(0)} events/s (${(1000 / eventsPerSecond).toFixed(0)} ms each): the handlers run in 4 child processes, a batch (≤ 5 records) each at a time; s3rver and dynalite share the archive's own thread, and the thumbnails' own events queue behind the burst`;
+    const queueNote = `${finished.length}/${count} complete, dead letters: ${after.deadLetters}; uploads took ${((uploadEnd - t0) / 1000).toFixed(1)} s; ingestion ran ${eventsPerSecond.toFixed(0)} events/s (${(1000 / eventsPerSecond).toFixed(0)} ms each): the handlers run in 4 child processes, a batch (≤ 10 records, as in AWS) each at a time; s3rver and dynalite share the archive's own thread, and the thumbnails' own events queue behind the burst`;
     const latency = (values: number[], q: number) => ({ ...stats(values), median: quantile(values, q) });
     return [
       row({

@@ -212,8 +212,9 @@ function stepsOf(parts: StepParts): Record<ObjectKind, readonly Step[]> {
 
 /**
  * This archive's ingestData as deployed to prod: calls counted in deliveries/ingest.ts and exposures/ingestExposure.ts
- * (code): 7 AWS calls for a header, 8 for a medium jpg, 6 for a FITS file or a thumbnail — "~7 per event" (measured,
- * README; the awsCalls bench, bench/awsCalls.ts, counts the same at the SDK clients). CPU: ~24 ms of handler CPU per event over the bench's txt/jpg/fits/thumbnail mix (measured, endToEnd), of
+ * (code): 5 AWS calls for a header, 6 for a medium jpg, 4 for a FITS file or a thumbnail (+1 for an expiring type, +1
+ * GET for a FITS file before its header), as the awsCalls bench (bench/awsCalls.ts) counts them at the SDK clients
+ * since 328c850 (before: 7, 8, 6, 6). CPU: ~24 ms of handler CPU per event over the bench's txt/jpg/fits/thumbnail mix (measured, endToEnd), of
  * which one 9.4 ms thumbnail per four events and 0.42 ms per statement; the rest over 27 calls is 3.1 ms a call.
  */
 export const ARCHIVE: DesignInputs = {
@@ -243,9 +244,9 @@ export const ARCHIVE: DesignInputs = {
   steps: stepsOf({
     first: [
       { call: "dynamoWrite", table: "recent-uploads-log" },
-      // the object-deliveries item: sequencer order, repeats do nothing
+      // the object-deliveries item (sequencer order, repeats do nothing) and the notice claim, one conditional write;
+      // no HEAD since 328c850: the event carries size and ETag
       { call: "dynamoWrite", table: "object-deliveries" },
-      { call: "s3Head" },
       // conditional put: consumes a write unit even when the exposure already has its entry
       { call: "dynamoWrite", table: "data-expiration-tracker", when: "expiring" },
     ],
@@ -255,8 +256,8 @@ export const ARCHIVE: DesignInputs = {
     headerParseMs: 0.023,
     // measured: thumbnails bench, 1536×1024 → 128 px high
     thumbnailMs: 9.4,
-    // notice claim, send, record
-    last: [{ call: "dynamoWrite", table: "object-deliveries" }, { call: "sqsRequest" }, { call: "dynamoWrite", table: "object-deliveries" }],
+    // send, record as sent (the claim was taken with the delivery record)
+    last: [{ call: "sqsRequest" }, { call: "dynamoWrite", table: "object-deliveries" }],
   }),
   cpuMsPerAwsCall: 3.1,
   // measured: database bench, 2,382 events/s on one connection (commit without flush wait)

@@ -187,6 +187,21 @@ describe("data/ ingestion", () => {
     expect(await listKeys(services.ctx, `data/${base}-`)).toEqual([`data/${base}-EX10.jpg`]);
   });
 
+  test("a header text with a NUL byte in a card is stored without that card, at once: no retry, no dead letter", async () => {
+    // Prepare
+    const base = "sro-kb001ms-20220629-00030031";
+    const cards: CardSpec[] = [...headerCards(base), ["OBJECT", "M31\u0000"]];
+    const txt = await putObject(services.ctx, `data/${base}-EX00.txt`, buildFitsHeader(cards));
+
+    // Act
+    const response = await ingest([txt]);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await findImage(database.db, base)).toMatchObject({ filter_used: "PL", exposure_time: 30 });
+    expect(noticesFor(base)).toHaveLength(1);
+  });
+
   test("the notice on the datastreamer's queue has the replaced system's exact shape", async () => {
     // Prepare
     const base = "sro-kb001ms-20220629-00030004";

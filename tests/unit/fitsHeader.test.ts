@@ -122,6 +122,22 @@ describe("parseHeaderText", () => {
     expect(header.problems).toEqual([]);
   });
 
+  it("leaves out a card holding a NUL byte, naming it, and keeps the others", () => {
+    // Prepare: NUL is no FITS character, and Postgres text cannot hold it
+    const text = buildFitsHeader(["OBJECT  = 'M31\u0000'", "FILTER  = 'ha'", "COMMENT a NUL \u0000 here too", "EXPTIME =                 30.0"]);
+
+    // Act
+    const header = parseHeaderText(text);
+
+    // Assess
+    expect(header.cards).toEqual({ FILTER: "ha", EXPTIME: 30 });
+    expect(header.comments).toEqual([]);
+    expect(header.problems).toEqual([
+      "card 1 (OBJECT): holds a NUL byte; the card is left out",
+      "card 3 (COMMENT): holds a NUL byte; the card is left out",
+    ]);
+  });
+
   it("joins CONTINUE long strings", () => {
     // Prepare
     const text = buildFitsHeader([

@@ -243,7 +243,8 @@ export interface Dispatcher {
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const settings = {
     region: options.region,
-    batchSize: options.batchSize ?? 5,
+    // As the stacks' event source mappings: ingestion commits a batch's image writes together.
+    batchSize: options.batchSize ?? 10,
     concurrency: options.concurrency ?? 4,
     batchWindowMs: options.batchWindowMs ?? 100,
     maxReceiveCount: options.maxReceiveCount ?? LOCAL_RETRY.maxReceiveCount,

@@ -75,12 +75,29 @@ class HeaderBuilder {
   /** The keyword whose string value a following CONTINUE card may extend. */
   private continuable: string | null = null;
 
+  /**
+   * A NUL byte is no FITS character and no Postgres text can hold one: a card with one is set aside as a problem, so
+   * the header's other cards are kept and the object is never retried into the dead-letter queue for it. Looked for
+   * once per header (a memchr), per card only when the header has one.
+   */
+  private readonly hasNul: boolean;
+
   /** The keyword table needs codes that are the text's characters, which `codes` of a non-latin1 string are not. */
-  constructor(private readonly source: string, private readonly codes: Uint8Array, private readonly latin1: boolean) {}
+  constructor(private readonly source: string, private readonly codes: Uint8Array, private readonly latin1: boolean) {
+    this.hasNul = source.includes("\u0000");
+  }
 
   /** Reads one card (source[start, end)); false once END is reached. */
   card(start: number, end: number, number: number): boolean {
     const { source, codes } = this;
+    if (this.hasNul) {
+      const nul = source.indexOf("\u0000", start);
+      if (nul >= 0 && nul < end) {
+        this.continuable = null;
+        this.problem(number, source.slice(start, Math.min(start + 8, nul)).trim() || "?", "holds a NUL byte; the card is left out");
+        return true;
+      }
+    }
     const slot = this.latin1 ? keywordSlot(source, codes, start, Math.min(start + 8, end)) : -1;
     const keyword = slot < 0 ? keywordText(source, codes, start, end) : slotKeywords[slot] ?? "";
     switch (slot < 0 ? keywordKind(keyword) : slotKinds[slot]) {
