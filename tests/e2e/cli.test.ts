@@ -5,6 +5,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { demoExposure, type DemoExposure } from "@archive/cli/demoExposure";
+import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
+import { s3EventRecord } from "@archive/local/lambdaEvents";
+import { findFreePortRange } from "@archive/local/ports";
 import { repoRoot, tempStateDir } from "./harness";
 
 // `npx archive` as a user runs it from the repository root: the bin npm links into node_modules/.bin.
@@ -73,3 +76,58 @@ describe("npx archive", () => {
     expect(result.stderr).toContain("missing-EX10.jpg: cannot read it (ENOENT)");
   });
 });
+
+describe("npx archive dlq", () => {
+  let state: Awaited<ReturnType<typeof tempStateDir>>;
+  let local: LocalArchive;
+
+  beforeAll(async () => {
+    // A dead letter the last run left in the queue journal: a delivery of an object that never arrived.
+    state = await tempStateDir("cli-dlq");
+    const body = JSON.stringify({ Records: [s3EventRecord(createdRecord("data/tst-demo01-20240301-00000077-EX10.jpg"), "data-ingest")] });
+    const letter = {
+      queue: "data-ingest-local",
+      messageId: "left-by-the-last-run",
+      keys: ["data/tst-demo01-20240301-00000077-EX10.jpg"],
+      receiveCount: 12,
+      reason: "handler threw TransientError: the database is down",
+      failedAt: "2024-03-01T05:00:00.000Z",
+      body,
+    };
+    await writeFile(join(state.path, "queues.jsonl"), `${JSON.stringify({ op: "dead", letter })}\n`);
+    local = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path, logLevel: "SILENT" });
+  });
+
+  afterAll(async () => {
+    await local?.stop();
+    await state?.remove();
+  });
+
+  it("lists the dead letters a run left, redrives them onto their queue, and then lists none", async () => {
+    const listed = await archive("dlq", "list", "--api", local.url);
+    const redriven = await archive("dlq", "redrive", "--api", local.url);
+    await local.dispatcher.whenIdle();
+    const after = await archive("dlq", "list", "--api", local.url);
+
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toMatchObject({
+      count: 1,
+      letters: [{ messageId: "left-by-the-last-run", keys: ["data/tst-demo01-20240301-00000077-EX10.jpg"], reason: expect.stringContaining("database") }],
+    });
+    expect(redriven).toMatchObject({ code: 0, stderr: expect.stringContaining("1 message(s) put back") });
+    // Delivered again: the object is not in the bucket, which is bad input, acknowledged rather than dead-lettered anew.
+    expect(JSON.parse(after.stdout)).toEqual({ count: 0, letters: [] });
+    expect(local.dispatcher.stats().find((queue) => queue.name === "data-ingest-local")?.delivered).toBe(1);
+  });
+});
+
+function createdRecord(key: string): Parameters<typeof s3EventRecord>[0] {
+  return {
+    eventVersion: "2.1",
+    eventSource: "aws:s3",
+    awsRegion: "us-east-1",
+    eventTime: "2024-03-01T04:05:06.789Z",
+    eventName: "ObjectCreated:Post",
+    s3: { s3SchemaVersion: "1.0", bucket: { name: "data-archive-local", arn: "arn:aws:s3:::data-archive-local" }, object: { key, size: 10, eTag: "abc", sequencer: "1" } },
+  };
+}
