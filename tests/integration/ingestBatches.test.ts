@@ -130,6 +130,39 @@ describe("batch commit", () => {
     expect(expected[3]).toMatchObject({ filter_used: "SII", data_type: "EP", fits_01_exists: true, fits_10_exists: true });
   });
 
+  test("concurrent batches holding one exposure's files in opposite orders never deadlock: each commits whole", async () => {
+    // Each row write takes 20 ms (a trigger sleeps), so the two batches' transactions overlap, as under load
+    await sql`CREATE FUNCTION slow_row_write() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$`.execute(database.db);
+    await sql`CREATE TRIGGER slow_row_write BEFORE INSERT OR UPDATE ON images FOR EACH ROW EXECUTE FUNCTION slow_row_write()`.execute(
+      database.db,
+    );
+    try {
+      await opposingBatches();
+    } finally {
+      await sql`DROP TRIGGER slow_row_write ON images`.execute(database.db);
+      await sql`DROP FUNCTION slow_row_write()`.execute(database.db);
+    }
+  });
+
+  async function opposingBatches(): Promise<void> {
+    for (let round = 0; round < 3; round += 1) {
+      // Prepare: ten exposures; one batch brings their headers in one order, the other their FITS files in the other
+      const bases = Array.from({ length: 10 }, (_, n) => `sro-kb001ms-20220629-${String(40_000 + round * 100 + n).padStart(8, "0")}`);
+      const headers = await Promise.all(bases.map((base) => putObject(services.ctx, `data/${base}-EX00.txt`, txt("PL", "2022-06-29T04:00:00.000"))));
+      const files = await Promise.all(
+        [...bases].reverse().map((base) => putObject(services.ctx, `data/${base}-EX10.fits`, fits("HA", "2022-06-29T04:00:00.000"))),
+      );
+
+      // Act
+      const responses = await Promise.all([ingest(sqsBatchOf(headers)), ingest(sqsBatchOf(files))]);
+
+      // Assess: nothing failed, and the rows were last written by one transaction (no batch fell back to one by one)
+      expect(responses.flatMap((response) => response.batchItemFailures)).toEqual([]);
+      expect((await writers(bases)).size, `round ${round}`).toBe(1);
+    }
+  }
+
   test("a batch with one poisoned record commits the other nine and reports exactly the bad one", async () => {
     // Prepare: the database refuses one exposure's row (a real fault: a trigger raises for it)
     const objects = await upload(await tenFiles(43000));

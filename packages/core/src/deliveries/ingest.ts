@@ -139,6 +139,12 @@ async function startDelivery<C extends AwsContext>(
 
 type Recorded = { notice: ImageNotice } | { error: unknown };
 
+function byRow(a: Delivery<AwsContext>, b: Delivery<AwsContext>): number {
+  const rowA = a.file.baseFilename;
+  const rowB = b.file.baseFilename;
+  return rowA < rowB ? -1 : rowA > rowB ? 1 : 0;
+}
+
 /**
  * Records every delivery: all in one unit when the pipeline has one (one commit), else, or when that unit fails, each
  * on its own, so a failure fails only its own object.
@@ -152,7 +158,9 @@ async function recordAll<C extends AwsContext>(
     try {
       return await pipeline.recordTogether(ctx, async (unit) => {
         const notices = new Map<Delivery<C>, Recorded>();
-        for (const delivery of deliveries) {
+        // In one global order (the row each writes), so concurrent batches lock rows in the same order and never
+        // deadlock: the files of one exposure arrive in different batches.
+        for (const delivery of [...deliveries].sort(byRow)) {
           notices.set(delivery, { notice: await withObjectKeys(ctx, delivery.ref, delivery.file, () => delivery.prepared.record(unit)) });
         }
         return notices;
