@@ -1,35 +1,45 @@
 import { listAnonymousUploaders, type AnonymousUploader } from "@archive/core/api/anonymousUploads";
-import { issueToken, listTokens, revokeToken, type SiteTokenRecord } from "@archive/core/api/siteTokens";
+import { issueOperatorToken, issueToken, listTokens, revokeToken, type TokenRecord } from "@archive/core/api/siteTokens";
 import { configFromEnvironment, parseConfig } from "@archive/core/platform/config";
 import { createAwsContext, type AwsContext } from "@archive/core/platform/context";
 import { operatorEnvironment, type LocalArchiveHealth } from "@archive/local/archive";
 import { ArchiveError } from "@archive/core/platform/errors";
 
 /**
- * Site tokens for the upload API, run with the stage's environment (the variables the functions get):
+ * Site tokens for the upload API and operator tokens for the operations routes, run with the stage's environment (the
+ * variables the functions get):
  *   npm run tokens -- issue <site>              prints the new token once; only its hash is stored
- *   npm run tokens -- revoke <token-or-hash>
- *   npm run tokens -- list [site]               the tokens, then the sites that uploaded without one
+ *   npm run tokens -- issue-operator <name>     an operator's token (a person or a service), printed once
+ *   npm run tokens -- revoke <token-or-hash>    either kind
+ *   npm run tokens -- list [site]               the site tokens, the operator tokens (without a site), then the sites
+ *                                               that uploaded without one
  * Add `--local [URL]` (default http://localhost:3000) to work on a running local archive instead, whose /health
  * names its services and tables.
  */
-const USAGE = "usage: npm run tokens -- issue <site> | revoke <token-or-hash> | list [site]  [--local [URL]]";
+const USAGE =
+  "usage: npm run tokens -- issue <site> | issue-operator <name> | revoke <token-or-hash> | list [site]  [--local [URL]]";
 const DEFAULT_LOCAL_ARCHIVE = "http://localhost:3000";
 
-function describe(record: SiteTokenRecord): string {
+function describe(record: TokenRecord): string {
   const state = record.revokedAt ? `revoked ${record.revokedAt}` : "active";
-  return `${record.site}\t${record.tokenHash}\tissued ${record.issuedAt}\t${state}`;
+  const holder = record.kind === "site" ? record.site : `operator ${record.operator}`;
+  return `${holder}\t${record.tokenHash}\tissued ${record.issuedAt}\t${state}`;
 }
 
 /** A site that uploaded without a token, and whether it now has one (then, under "until-site-token", it must use it). */
-function describeAnonymous(uploader: AnonymousUploader, tokens: readonly SiteTokenRecord[]): string {
-  const active = tokens.some((record) => record.site === uploader.site && record.revokedAt === null);
+function describeAnonymous(uploader: AnonymousUploader, tokens: readonly TokenRecord[]): string {
+  const active = tokens.some((record) => record.kind === "site" && record.site === uploader.site && record.revokedAt === null);
   const token = active ? "has an active token" : "no active token";
   return `${uploader.site}\tlast seen ${uploader.lastSeenAt}\t${uploader.uploadCount} uploads since ${uploader.firstSeenAt}\t${token}\t${uploader.lastObjectKey}`;
 }
 
-function describeList(tokens: readonly SiteTokenRecord[], uploaders: readonly AnonymousUploader[], setting: string): string {
-  const tokenLines = tokens.length === 0 ? ["no site tokens"] : tokens.map(describe);
+function describeList(tokens: readonly TokenRecord[], uploaders: readonly AnonymousUploader[], setting: string): string {
+  const siteTokens = tokens.filter((record) => record.kind === "site");
+  const operatorTokens = tokens.filter((record) => record.kind === "operator");
+  const tokenLines = [
+    ...(siteTokens.length === 0 ? ["no site tokens"] : siteTokens.map(describe)),
+    ...(operatorTokens.length === 0 ? [] : ["", "operator tokens:", ...operatorTokens.map(describe)]),
+  ];
   const anonymousLines =
     uploaders.length === 0
       ? ["no uploads without a token"]
@@ -57,6 +67,10 @@ async function run(ctx: AwsContext, command: string | undefined, argument: strin
   if (command === "issue" && argument) {
     const issued = await issueToken(ctx, argument, ctx.clock());
     return `${describe(issued)}\n\ntoken (shown once, give it to the site): ${issued.token}`;
+  }
+  if (command === "issue-operator" && argument) {
+    const issued = await issueOperatorToken(ctx, argument, ctx.clock());
+    return `${describe(issued)}\n\ntoken (shown once, give it to the operator): ${issued.token}`;
   }
   if (command === "revoke" && argument) return describe(await revokeToken(ctx, argument, ctx.clock()));
   if (command === "list") {

@@ -16,7 +16,10 @@ const API_GATEWAY_TIMEOUT_SECONDS = 30;
 /** A full frame decoded as float64 is ~490 MB; conversions hold it, its scaled copy and the encoded output. */
 const DOWNLOAD_MEMORY_MB = 3008;
 
-/** The HTTP API sites and the frontend call: presigned uploads (site token required) and the read endpoints. */
+/**
+ * The HTTP API sites, the frontend and operators call: presigned uploads (site token required), the read endpoints,
+ * and the operations routes (operator token required).
+ */
 export function Api({ stack }: StackContext) {
   const { bucket, tables, environment, config } = use(Storage);
   const { database, migrations } = use(Database);
@@ -35,38 +38,24 @@ export function Api({ stack }: StackContext) {
     statements: [new PolicyStatement({ actions: ["dynamodb:GetItem"], resources: [tables.siteTokens.tableArn] })],
   });
 
-  const apiUpload = archiveFunction(stack, "ApiUpload", {
-    handler: "apiUpload",
-    memorySize: 512,
-    timeoutSeconds: 10,
-    environment,
-    database,
-    connects: true,
-    retainLogs,
-    statements: [
-      // A presigned POST carries the signer's rights: only new objects under the ingest prefixes and test/.
-      new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("data/", "info-images/", "allsky/", "test/") }),
-      tableStatement(tableActions.write, tables.infoImages),
-      // Per site, an anonymous upload is refused once the site has an active token, and counted while it has none.
-      tableStatement(tableActions.read, tables.siteTokens),
-      tableStatement(["dynamodb:UpdateItem"], tables.anonymousUploads),
-    ],
-  });
+  /** A function of quick database-backed routes: 512 MB, 10 s, one connection, only the statements given. */
+  const routeFunction = (id: string, handler: ApiFunctionName, statements: PolicyStatement[]) =>
+    archiveFunction(stack, id, { handler, memorySize: 512, timeoutSeconds: 10, environment, database, connects: true, retainLogs, statements });
 
-  const apiReads = archiveFunction(stack, "ApiReads", {
-    handler: "apiReads",
-    memorySize: 512,
-    timeoutSeconds: 10,
-    environment,
-    database,
-    connects: true,
-    retainLogs,
-    statements: [
-      // Presigned GETs for the exposure and info-image jpgs the read endpoints return.
-      new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/") }),
-      tableStatement(tableActions.read, tables.uploadLog, tables.infoImages),
-    ],
-  });
+  const apiUpload = routeFunction("ApiUpload", "apiUpload", [
+    // A presigned POST carries the signer's rights: only new objects under the ingest prefixes and test/.
+    new PolicyStatement({ actions: ["s3:PutObject"], resources: objects("data/", "info-images/", "allsky/", "test/") }),
+    tableStatement(tableActions.write, tables.infoImages),
+    // Per site, an anonymous upload is refused once the site has an active token, and counted while it has none.
+    tableStatement(tableActions.read, tables.siteTokens),
+    tableStatement(["dynamodb:UpdateItem"], tables.anonymousUploads),
+  ]);
+
+  const apiReads = routeFunction("ApiReads", "apiReads", [
+    // Presigned GETs for the exposure and info-image jpgs the read endpoints return.
+    new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/") }),
+    tableStatement(tableActions.read, tables.uploadLog, tables.infoImages),
+  ]);
 
   // Conversions (a 9576×6388 frame to FITS or a bzip2'd TIFF) and zips run here, never in the read functions: memory
   // for the decoded frame and its copies (see the bench), and the most time API Gateway waits for an answer.
@@ -93,8 +82,11 @@ export function Api({ stack }: StackContext) {
     ],
   });
 
-  for (const fn of [apiUpload, apiReads, apiDownload]) fn.node.addDependency(migrations);
-  const functions: Record<ApiFunctionName, Function> = { apiUpload, apiReads, apiDownload };
+  // The operations routes (operator tokens only) query `images` and nothing else.
+  const apiOperations = routeFunction("ApiOperations", "apiOperations", []);
+
+  for (const fn of [apiUpload, apiReads, apiDownload, apiOperations]) fn.node.addDependency(migrations);
+  const functions: Record<ApiFunctionName, Function> = { apiUpload, apiReads, apiDownload, apiOperations };
 
   const api = new HttpApi(stack, "Api", {
     authorizers: {
@@ -107,6 +99,15 @@ export function Api({ stack }: StackContext) {
         // A revoked token stops working within a minute.
         resultsCacheTtl: config.allowAnonymousUploads === "false" ? "60 seconds" : "0 seconds",
       },
+      // The same function in front of the operations routes, on every request: a request without a token reaches it
+      // (and gets our JSON 401, not API Gateway's), and a revoked operator token stops at once (nothing is cached).
+      operator: {
+        type: "lambda",
+        function: authorizer,
+        responseTypes: ["simple"],
+        identitySource: [],
+        resultsCacheTtl: "0 seconds",
+      },
     },
     // CORS is set here, once: API Gateway answers preflights and adds the headers to every response.
     cors: {
@@ -118,16 +119,19 @@ export function Api({ stack }: StackContext) {
     defaults: { throttle: DEFAULT_ROUTE_THROTTLE },
     // Every route of core's route table, on the function the table names.
     routes: Object.fromEntries(
-      API_ROUTES.map((route): [string, ApiRouteProps<"site">] => [
+      API_ROUTES.map((route): [string, ApiRouteProps<"site" | "operator">] => [
         routeKey(route),
-        { function: functions[route.functionName], ...("authorized" in route ? { authorizer: "site" } : {}) },
+        {
+          function: functions[route.functionName],
+          ...("operatorOnly" in route ? { authorizer: "operator" } : "authorized" in route ? { authorizer: "site" } : {}),
+        },
       ]),
     ),
   });
 
   throttleEachRoute(api.cdk.httpApi, api);
 
-  for (const fn of [authorizer, apiUpload, apiReads, apiDownload]) alarmOnFunction(stack, fn.id, fn, alarmTopic);
+  for (const fn of [authorizer, apiUpload, apiReads, apiDownload, apiOperations]) alarmOnFunction(stack, fn.id, fn, alarmTopic);
   stack.addOutputs({ ApiUrl: api.url });
   return { api };
 }

@@ -3,6 +3,7 @@ import { Api } from "./Api";
 import { Database } from "./Database";
 import { Ingest } from "./Ingest";
 import { Monitoring } from "./Monitoring";
+import { Operations } from "./Operations";
 import { Storage } from "./Storage";
 import { bindStageConfig, stageConfig, type StageConfig } from "./stageConfig";
 
@@ -14,5 +15,5 @@ export function archiveStacks(app: App, config: StageConfig = stageConfig(app.st
   bindStageConfig(app, config);
   // Disposable stages take their data with them on `sst remove`; production keeps everything.
   if (!config.retainData) app.setDefaultRemovalPolicy("destroy");
-  app.stack(Monitoring).stack(Storage).stack(Database).stack(Ingest).stack(Api);
+  app.stack(Monitoring).stack(Storage).stack(Database).stack(Ingest).stack(Operations).stack(Api);
 }

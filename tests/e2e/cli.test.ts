@@ -1,30 +1,14 @@
-import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { demoExposure, type DemoExposure } from "@archive/cli/demoExposure";
 import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
 import { s3EventRecord } from "@archive/local/lambdaEvents";
 import { findFreePortRange } from "@archive/local/ports";
-import { repoRoot, tempStateDir } from "./harness";
+import { runArchiveCli as archive, tempStateDir } from "./harness";
 
-// `npx archive` as a user runs it from the repository root: the bin npm links into node_modules/.bin.
-const run = promisify(execFile);
-const archiveBin = join(repoRoot, "node_modules", ".bin", "archive");
 const headerSchema = z.object({ cards: z.record(z.union([z.string(), z.number(), z.boolean(), z.null()])), problems: z.array(z.string()) });
-
-async function archive(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(archiveBin, args, { cwd: repoRoot });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).safeParse(error);
-    if (!failed.success) throw error;
-    return failed.data;
-  }
-}
 
 describe("npx archive", () => {
   let dir: Awaited<ReturnType<typeof tempStateDir>>;

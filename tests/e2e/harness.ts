@@ -1,14 +1,29 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import WebSocket from "ws";
 import { z } from "zod";
 
 /** What the end-to-end tests share: state directories, a /stream listener, `npm start` as a child process. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+const archiveBin = join(repoRoot, "node_modules", ".bin", "archive");
+
+/** `npx archive …` as a user runs it from the repository root (the bin npm links); its exit code and output. */
+export async function runArchiveCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(archiveBin, args, { cwd: repoRoot });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).safeParse(error);
+    if (!failed.success) throw error;
+    return failed.data;
+  }
+}
 
 export async function tempStateDir(label: string): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `archive-${label}-`));

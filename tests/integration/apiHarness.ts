@@ -1,4 +1,6 @@
+import { execFile } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
+import { promisify } from "node:util";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { AwsContext } from "@archive/core/platform/context";
 import { presignDownload, presignUpload } from "@archive/core/platform/presign";
@@ -91,4 +93,27 @@ export async function putObject(ctx: AwsContext, key: string, bytes: Buffer): Pr
   form.append("file", new Blob([bytes]));
   const response = await fetch(url, { method: "POST", body: form });
   if (response.status !== 204) throw new Error(`POST ${key} answered ${response.status}`);
+}
+
+/**
+ * `npm run tokens -- …` as an operator runs it, with the stage's variables pointing at these services' tables (and a
+ * database it never needs); its standard output.
+ */
+export async function runTokensScript(services: TestServices, args: string[], settings: Record<string, string> = {}): Promise<string> {
+  const environment = {
+    PATH: process.env.PATH ?? "",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_REGION: "us-east-1",
+    BUCKET_NAME: services.bucket,
+    DATASTREAM_QUEUE_URL: services.queueUrl,
+    DATABASE_URL: "postgresql://unused@127.0.0.1:9/unused",
+    DYNAMODB_ENDPOINT: services.dynamo.endpoint,
+    SITE_TOKENS_TABLE: services.dynamo.tableNames.siteTokens,
+    ANONYMOUS_UPLOADS_TABLE: services.dynamo.tableNames.anonymousUploads,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    ...settings,
+  };
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/tokens.ts", ...args], { env: environment });
+  return stdout;
 }

@@ -1,5 +1,3 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
@@ -14,7 +12,17 @@ import { createHandler as createAuthorizerHandler } from "@archive/functions/aut
 import type { HttpApiEvent } from "@archive/functions/lib/http";
 import authorizerFixture from "../fixtures/apigw/authorizer-request.json";
 import uploadFixture from "../fixtures/apigw/upload-request.json";
-import { MAX_UPLOAD_BYTES, UPLOAD_URL_EXPIRES_SECONDS, invoke, lambdaContext, readObject, uniqueBase, uniqueSite, useApiServices } from "./apiHarness";
+import {
+  MAX_UPLOAD_BYTES,
+  UPLOAD_URL_EXPIRES_SECONDS,
+  invoke,
+  lambdaContext,
+  readObject,
+  runTokensScript,
+  uniqueBase,
+  uniqueSite,
+  useApiServices,
+} from "./apiHarness";
 
 const services = useApiServices();
 
@@ -313,7 +321,7 @@ describe("upload authorization", () => {
     );
     expect(JSON.stringify(stored.Item)).not.toContain(issued.token);
     expect(await listTokens(services.ctx, site)).toEqual([
-      { tokenHash: issued.tokenHash, site, issuedAt: issued.issuedAt, revokedAt: "2024-03-12T10:00:00.000Z" },
+      { kind: "site", tokenHash: issued.tokenHash, site, issuedAt: issued.issuedAt, revokedAt: "2024-03-12T10:00:00.000Z" },
     ]);
   });
 
@@ -530,23 +538,9 @@ describe("legacy clients during the migration (ALLOW_ANONYMOUS_UPLOADS=until-sit
     const site = uniqueSite();
     for (let i = 0; i < 3; i += 1) await postUpload({ object_name: `${uniqueBase(site)}-EX10.jpg` }, undefined, stage);
     const [tally] = await listAnonymousUploaders(services.ctx, site);
-    const environment = {
-      PATH: process.env.PATH ?? "",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-      AWS_REGION: "us-east-1",
-      BUCKET_NAME: services.bucket,
-      DATASTREAM_QUEUE_URL: services.queueUrl,
-      DATABASE_URL: "postgresql://unused@127.0.0.1:9/unused",
-      DYNAMODB_ENDPOINT: services.dynamo.endpoint,
-      SITE_TOKENS_TABLE: services.dynamo.tableNames.siteTokens,
-      ANONYMOUS_UPLOADS_TABLE: services.dynamo.tableNames.anonymousUploads,
-      ALLOW_ANONYMOUS_UPLOADS: "until-site-token",
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-    };
 
     // Act
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/tokens.ts", "list", site], { env: environment });
+    const stdout = await runTokensScript(services, ["list", site], { ALLOW_ANONYMOUS_UPLOADS: "until-site-token" });
 
     // Assess
     expect(stdout).toContain("no site tokens");

@@ -48,12 +48,35 @@ describe("the HTTP API", () => {
     });
     const [authorizerFunction] = resourceById(api, "AWS::Lambda::Function", "Authorizer");
     expect(JSON.stringify(properties(authorizer)["AuthorizerUri"])).toContain(authorizerFunction);
+    const [operatorAuthorizerId] = resourceById(api, "AWS::ApiGatewayV2::Authorizer", "Apioperator");
     for (const [routeKey, route] of Object.entries(routeTargets())) {
       if (API_ROUTES.some((route) => "authorized" in route && `${route.method} ${route.path}` === routeKey)) {
         expect(route).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: authorizerId } });
+      } else if (API_ROUTES.some((route) => "operatorOnly" in route && `${route.method} ${route.path}` === routeKey)) {
+        expect(route, routeKey).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: operatorAuthorizerId } });
       } else {
         expect(route["AuthorizerId"], routeKey).toBeUndefined();
       }
+    }
+  });
+
+  it("mounts the operations routes (GET /gaps/{site}) on apiOperations behind the operator authorizer, asked on every request", () => {
+    const [operatorAuthorizerId, operatorAuthorizer] = resourceById(api, "AWS::ApiGatewayV2::Authorizer", "Apioperator");
+    const [authorizerFunction] = resourceById(api, "AWS::Lambda::Function", "Authorizer");
+    // No identity source and no cache: a request without a token reaches the function and gets our JSON 401, and a
+    // revoked operator token stops at once.
+    expect(properties(operatorAuthorizer)).toMatchObject({
+      AuthorizerType: "REQUEST",
+      EnableSimpleResponses: true,
+      AuthorizerPayloadFormatVersion: "2.0",
+      AuthorizerResultTtlInSeconds: 0,
+    });
+    expect(properties(operatorAuthorizer)["IdentitySource"] ?? []).toEqual([]);
+    expect(JSON.stringify(properties(operatorAuthorizer)["AuthorizerUri"])).toContain(authorizerFunction);
+    const operatorRoutes = API_ROUTES.filter((route) => "operatorOnly" in route).map(routeKey);
+    expect(operatorRoutes).toEqual(["GET /gaps/{site}"]);
+    for (const key of operatorRoutes) {
+      expect(routeTargets()[key], key).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: operatorAuthorizerId } });
     }
   });
 
@@ -98,7 +121,7 @@ describe("the HTTP API", () => {
 });
 
 describe("API functions", () => {
-  const ids = ["Authorizer", "ApiUpload", "ApiReads", "ApiDownload"];
+  const ids = ["Authorizer", "ApiUpload", "ApiReads", "ApiDownload", "ApiOperations"];
 
   it.each(ids)("%s runs on nodejs22.x and arm64", (id) => {
     expect(lambdaFunction(api, id)).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"] });
@@ -135,6 +158,10 @@ describe("API functions", () => {
       "secretsmanager:DescribeSecret",
       "secretsmanager:GetSecretValue",
     ]);
+  });
+
+  it("operations only read the database: no S3, DynamoDB or SQS action", () => {
+    expect(allActions(functionStatements(api, "ApiOperations"))).toEqual(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]);
   });
 
   it("download reads the uploaded files, writes only its conversions under downloads/, and reads the database secret", () => {

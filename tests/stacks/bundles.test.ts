@@ -20,9 +20,11 @@ const handlers = [
   ["Ingest", "ExpireData", "expireData"],
   ["Ingest", "SweepExpirations", "sweepExpirations"],
   ["Database", "Migrate", "migrate"],
+  ["Operations", "CountCounterGaps", "countCounterGaps"],
   ["Api", "ApiUpload", "apiUpload"],
   ["Api", "ApiReads", "apiReads"],
   ["Api", "ApiDownload", "apiDownload"],
+  ["Api", "ApiOperations", "apiOperations"],
   ["Api", "Authorizer", "authorizer"],
 ] as const;
 
@@ -47,7 +49,7 @@ afterAll(async () => {
 describe("npm run synth", () => {
   it("writes one CloudFormation template per stack as JSON", async () => {
     expect(Object.keys(result.templates).sort()).toEqual(
-      ["Api", "Database", "Ingest", "Monitoring", "Storage"].map((name) => `test-data-archive-${name}`),
+      ["Api", "Database", "Ingest", "Monitoring", "Operations", "Storage"].map((name) => `test-data-archive-${name}`),
     );
     for (const file of Object.values(result.templates)) {
       const template = z.object({ Resources: z.record(z.unknown()) }).parse(JSON.parse(await readFile(file, "utf8")));
@@ -74,7 +76,17 @@ describe("npm run synth", () => {
   });
 
   it("bundles Postgres (pg, kysely) only into functions that query it, and sharp only into those that make images", async () => {
-    const postgresUsers = new Set(["IngestData", "ExpireData", "SweepExpirations", "Migrate", "ApiUpload", "ApiReads", "ApiDownload"]);
+    const postgresUsers = new Set([
+      "IngestData",
+      "ExpireData",
+      "SweepExpirations",
+      "Migrate",
+      "CountCounterGaps",
+      "ApiUpload",
+      "ApiReads",
+      "ApiDownload",
+      "ApiOperations",
+    ]);
     const thumbnailMakers = new Set(["IngestData", "IngestInfoImages", "IngestAllsky", "ApiDownload"]);
     for (const [stack, id, handler] of handlers) {
       const code = await readFile(path.join(bundleOf(stack, id), "packages", "functions", "src", `${handler}.mjs`), "utf8");

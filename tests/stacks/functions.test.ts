@@ -18,9 +18,11 @@ const archiveFunctions: [StackName, string][] = [
   ["Ingest", "ExpireData"],
   ["Ingest", "SweepExpirations"],
   ["Database", "Migrate"],
+  ["Operations", "CountCounterGaps"],
   ["Api", "ApiUpload"],
   ["Api", "ApiReads"],
   ["Api", "ApiDownload"],
+  ["Api", "ApiOperations"],
   ["Api", "Authorizer"],
 ];
 

@@ -7,13 +7,14 @@ import { Api } from "../../stacks/Api";
 import { Database } from "../../stacks/Database";
 import { Ingest } from "../../stacks/Ingest";
 import { Monitoring } from "../../stacks/Monitoring";
+import { Operations } from "../../stacks/Operations";
 import { Storage } from "../../stacks/Storage";
 import { APP_NAME, type StageConfig } from "../../stacks/stageConfig";
 
 export const ACCOUNT = "123456789012";
 export const REGION = "us-east-1";
 
-export const stackFunctions = { Monitoring, Storage, Database, Ingest, Api } as const;
+export const stackFunctions = { Monitoring, Storage, Database, Ingest, Operations, Api } as const;
 export type StackName = keyof typeof stackFunctions;
 
 export interface SynthesizedStage {

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ArchiveError } from "@archive/core/platform/errors";
 import { DEFAULT_API, headerJson, uploadDemo, uploadFiles } from "./commands";
 import { listDeadLetters, redriveDeadLetters, type DeadLetterTarget } from "./deadLetters";
+import { fetchGaps, formatGaps } from "./operations";
 import { SITE_PATTERN, UPLOAD_DIRECTORIES, type UploadDirectory } from "@archive/core/names/fileName";
 
 /** `archive <command>`: argument parsing and exit codes only; the work is in commands.ts. */
@@ -11,9 +12,10 @@ const USAGE = `usage:
   archive header <file.txt|.fits|.fits.bz2|.fits.gz|.fits.fz>
   archive dlq list [--api URL | --queue DLQ_URL]
   archive dlq redrive [MESSAGE_ID…] [--api URL | --queue DLQ_URL]
+  archive gaps --site S --day YYYYMMDD [--json] [--api URL] [--token T]
 
 --api defaults to $ARCHIVE_API or ${DEFAULT_API} (the local archive, which accepts anonymous uploads);
---token defaults to $ARCHIVE_TOKEN (a site token, needed by a deployed stage);
+--token defaults to $ARCHIVE_TOKEN (a deployed stage needs a site token to upload, an operator token for gaps);
 --queue is a deployed stage's dead-letter queue (its Ingest stack's …DeadLetterQueueUrl output), read with your AWS
 credentials.`;
 
@@ -94,6 +96,17 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       throw new UsageError("dlq takes list or redrive");
+    }
+    case "gaps": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { site: { type: "string" }, day: { type: "string" }, json: { type: "boolean", default: false }, api: { type: "string" }, token: { type: "string" } },
+      });
+      if (values.site === undefined || !SITE_PATTERN.test(values.site)) throw new UsageError("--site is 3 to 6 letters or digits");
+      if (values.day === undefined || !/^\d{8}$/.test(values.day)) throw new UsageError("--day is YYYYMMDD");
+      const gaps = await fetchGaps(target(values), values.site, values.day);
+      process.stdout.write(`${values.json ? JSON.stringify(gaps, null, 2) : formatGaps(gaps)}\n`);
+      return 0;
     }
     case "header": {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });

@@ -8,8 +8,9 @@ import { authorizerContextOf } from "./lib/http";
 type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<Record<string, string | boolean>>;
 
 /**
- * HTTP API Lambda authorizer (simple responses). It names the caller, {site} or {anonymous: true}, and lets the
- * upload route refuse the rest, so refusals are our 401/403 JSON and not API Gateway's bare 403.
+ * HTTP API Lambda authorizer (simple responses), for both the site and the operator routes. It names the caller,
+ * {site}, {operator} or {anonymous: true}, and lets the route refuse the rest, so refusals are our 401/403 JSON and
+ * not API Gateway's bare 403.
  */
 export const createHandler = (ctx: AwsContext) =>
   middy<APIGatewayRequestAuthorizerEventV2, AuthorizerResult>().handler(async (event) => {

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import { downloadRoutes } from "@archive/core/api/downloadRoutes";
+import { operationRoutes } from "@archive/core/api/operationRoutes";
 import { readRoutes } from "@archive/core/api/readRoutes";
 import { uploadRoutes } from "@archive/core/api/uploadRoutes";
 import { INGEST_ROUTES } from "@archive/core/deliveries/pipelines";
@@ -256,7 +257,8 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     });
     const http = createLocalHttpServer({
       ctx,
-      routes: { ...readRoutes, ...uploadRoutes, ...downloadRoutes },
+      // No authorizer runs here, so the operations routes are open, as the local archive is the operator's own.
+      routes: { ...readRoutes, ...uploadRoutes, ...downloadRoutes, ...operationRoutes },
       health,
       deadLetters: () => dispatcher.deadLetters(),
       redrive: (messageIds) => dispatcher.redrive(messageIds),

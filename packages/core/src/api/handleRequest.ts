@@ -1,6 +1,6 @@
 import type { AwsContext } from "../platform/context";
 import { ArchiveError, InvalidInputError, isUnavailable, NotFoundError } from "../platform/errors";
-import type { UploadCaller } from "./siteTokens";
+import { authorizeOperator, type ApiCaller } from "./siteTokens";
 import { decodePathParameter } from "./requests";
 import { matchRoute, routeKey, type RouteKey } from "./routes";
 
@@ -17,8 +17,11 @@ export interface ApiRequest {
   /** Header names in lower case, as API Gateway and Node deliver them. */
   headers: Record<string, string | undefined>;
   body: string | undefined;
-  /** Who the authorizer in front of the API found; absent, the upload route identifies the caller itself. */
-  caller?: UploadCaller;
+  /**
+   * Who the authorizer in front of the API found; absent (the local archive), the upload route identifies the caller
+   * itself and operator-only routes are open.
+   */
+  caller?: ApiCaller;
   requestId: string;
 }
 
@@ -93,6 +96,8 @@ export async function handleApiRequest<C extends AwsContext>(
     if (matched === "method_not_allowed") {
       throw new ArchiveError(`${request.method} is not allowed on ${request.path}`, "method_not_allowed", false, 405);
     }
+    // Before anything about the body: a caller who may not call the route learns nothing more of it.
+    if (matched.route.operatorOnly === true && request.caller !== undefined) authorizeOperator(request.caller);
     if (matched.route.method === "POST" && !isJson(request.headers["content-type"])) {
       throw new ArchiveError("the body must be JSON (content-type: application/json)", "unsupported_media_type", false, 415);
     }

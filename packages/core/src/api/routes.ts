@@ -1,9 +1,9 @@
 /**
- * The HTTP API's one route table: every route, the function that serves it and whether the site authorizer guards it.
+ * The HTTP API's one route table: every route, the function that serves it and which authorizer guards it.
  * The stacks mount exactly these on API Gateway, the local archive's server routes by them, and each API function
  * binds the handlers of its own routes. Data only: reading it bundles no route's code.
  */
-export type ApiFunctionName = "apiUpload" | "apiReads" | "apiDownload";
+export type ApiFunctionName = "apiUpload" | "apiReads" | "apiDownload" | "apiOperations";
 
 export interface ApiRoute {
   method: "GET" | "POST";
@@ -12,6 +12,11 @@ export interface ApiRoute {
   functionName: ApiFunctionName;
   /** The site-token authorizer runs first and names the caller. */
   authorized?: true;
+  /**
+   * Only an operator's token may call it: the operator authorizer runs first (on every request, uncached) and core
+   * refuses any other caller, 401 or 403 (`authorizeOperator`). Locally, where no authorizer runs, it is open.
+   */
+  operatorOnly?: true;
   /** API Gateway's throttle for this route: requests per second, steady and in a burst; beyond, callers get 429. */
   throttle: RouteThrottle;
 }
@@ -30,6 +35,8 @@ const UPLOADS: RouteThrottle = { rate: 200, burst: 400 };
 const READS: RouteThrottle = { rate: 100, burst: 200 };
 const CONVERSIONS: RouteThrottle = { rate: 10, burst: 20 };
 const ZIPS: RouteThrottle = { rate: 2, burst: 5 };
+/** Operators' questions (a person's CLI, a dashboard panel): a few at a time, each a database query. */
+const OPERATIONS: RouteThrottle = { rate: 10, burst: 20 };
 
 export const API_ROUTES = [
   { method: "POST", path: "/upload", functionName: "apiUpload", authorized: true, throttle: UPLOADS },
@@ -43,6 +50,8 @@ export const API_ROUTES = [
   { method: "GET", path: "/latest_image_all_sites", functionName: "apiReads", throttle: READS },
   { method: "GET", path: "/image/{base_filename}", functionName: "apiReads", throttle: READS },
   { method: "GET", path: "/fitsheader/{base_filename}", functionName: "apiReads", throttle: READS },
+  // Operations: what the people running the network ask (docs/modules.md, "Operations"); operator tokens only.
+  { method: "GET", path: "/gaps/{site}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
 ] as const satisfies readonly ApiRoute[];
 
 /** "METHOD /path", as API Gateway names a route. */

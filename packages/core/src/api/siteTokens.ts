@@ -4,55 +4,64 @@ import { z } from "zod";
 import { assertSiteName, type UploadObjectKey } from "../names/fileName";
 import type { AwsContext } from "../platform/context";
 import { dynamoCall, dynamoFault, isConditionFailure } from "../platform/dynamo";
-import { ArchiveError, ForbiddenError, NotFoundError, UnauthorizedError } from "../platform/errors";
+import { ArchiveError, ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError } from "../platform/errors";
 import { tables } from "../platform/tables";
 import { recordAnonymousUpload } from "./anonymousUploads";
 
 type TokenContext = Pick<AwsContext, "dynamo" | "tables">;
 
 /**
- * Site tokens: a site presents one to upload, and may upload only files named for its own site.
- * Only the SHA-256 of a token is stored, so the table never holds a usable secret.
+ * Tokens of the API, two kinds in one table: a site presents its site token to upload, and may upload only files named
+ * for its own site; an operator presents an operator token to call the operations routes (routes.ts `operatorOnly`).
+ * Only the SHA-256 of a token is stored, so the table never holds a usable secret. Neither kind ever passes for the
+ * other: an item is an operator's only when it says `kind: "operator"`, and only site items carry `site` (the index
+ * by site, and so "until-site-token", never sees an operator's).
  */
 
 /**
- * Who is asking to upload: a site proven by its token, a legacy client without one (whether it may upload is the
- * upload route's decision, which knows the file's site), or nobody.
+ * Who is calling, as the authorizer found it: a site proven by its token, an operator proven by theirs, a legacy
+ * client without one (whether it may upload is the upload route's decision, which knows the file's site), or nobody.
  */
-export type UploadCaller =
+export type ApiCaller =
   | { kind: "site"; site: string }
+  | { kind: "operator"; operator: string }
   | { kind: "anonymous" }
   | { kind: "unauthenticated"; reason: string };
 
-export interface SiteTokenRecord {
+/** Whom a token was issued to. */
+export type TokenHolder = { kind: "site"; site: string } | { kind: "operator"; operator: string };
+
+export type TokenRecord = TokenHolder & {
   tokenHash: string;
-  site: string;
   issuedAt: string;
   revokedAt: string | null;
-}
+};
 
-export interface IssuedToken extends SiteTokenRecord {
+export type IssuedToken = TokenRecord & {
   /** Shown once, at issue; never stored. */
   token: string;
-}
+};
 
 const TOKEN_HASH_PATTERN = /^[0-9a-f]{64}$/;
+/** An operator's name as `list` shows it: a person or a service account, no spaces or control characters. */
+const OPERATOR_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
-const tokenItemSchema = z.object({
-  token_hash: z.string(),
-  site: z.string(),
-  issued_at: z.string(),
-  revoked_at: z.string().optional(),
-});
+const tokenTimes = { token_hash: z.string(), issued_at: z.string(), revoked_at: z.string().optional() };
+// Items written before operator tokens existed have no `kind`: they are site tokens.
+const tokenItemSchema = z.union([
+  z.object({ ...tokenTimes, kind: z.literal("operator"), operator: z.string() }),
+  z.object({ ...tokenTimes, kind: z.literal("site").optional(), site: z.string() }),
+]);
 
-function toRecord(item: z.infer<typeof tokenItemSchema>): SiteTokenRecord {
-  return { tokenHash: item.token_hash, site: item.site, issuedAt: item.issued_at, revokedAt: item.revoked_at ?? null };
+function toRecord(item: z.infer<typeof tokenItemSchema>): TokenRecord {
+  const times = { tokenHash: item.token_hash, issuedAt: item.issued_at, revokedAt: item.revoked_at ?? null };
+  return item.kind === "operator" ? { kind: "operator", operator: item.operator, ...times } : { kind: "site", site: item.site, ...times };
 }
 
-function parseItem(item: Record<string, unknown>): SiteTokenRecord {
+function parseItem(item: Record<string, unknown>): TokenRecord {
   const parsed = tokenItemSchema.safeParse(item);
   if (!parsed.success) {
-    throw new ArchiveError(`malformed site token item: ${parsed.error.message}`, "invalid_token_record", false, 500);
+    throw new ArchiveError(`malformed token item: ${parsed.error.message}`, "invalid_token_record", false, 500);
   }
   return toRecord(parsed.data);
 }
@@ -62,14 +71,30 @@ export function hashToken(token: string): string {
 }
 
 export async function issueToken(ctx: TokenContext, site: string, now: Date): Promise<IssuedToken> {
-  assertSiteName(site);
+  return issue(ctx, { kind: "site", site: assertSiteName(site) }, now);
+}
+
+/** A token for the operations routes, named for the person or service that holds it. */
+export async function issueOperatorToken(ctx: TokenContext, operator: string, now: Date): Promise<IssuedToken> {
+  if (!OPERATOR_NAME.test(operator)) {
+    throw new InvalidInputError(
+      `operator must be 1-64 letters, digits or . _ @ - (starting with a letter or digit), got ${JSON.stringify(operator)}`,
+      "operator",
+    );
+  }
+  return issue(ctx, { kind: "operator", operator }, now);
+}
+
+async function issue(ctx: TokenContext, holder: TokenHolder, now: Date): Promise<IssuedToken> {
   const token = randomBytes(32).toString("base64url");
-  const record: SiteTokenRecord = { tokenHash: hashToken(token), site, issuedAt: now.toISOString(), revokedAt: null };
-  await dynamoCall("issue a site token", () =>
+  const record: TokenRecord = { ...holder, tokenHash: hashToken(token), issuedAt: now.toISOString(), revokedAt: null };
+  // Site items keep the shape they always had; an operator's says its kind.
+  const holderAttributes = holder.kind === "site" ? { site: holder.site } : { kind: holder.kind, operator: holder.operator };
+  await dynamoCall(`issue a ${holder.kind} token`, () =>
     ctx.dynamo.send(
       new PutCommand({
         TableName: ctx.tables.siteTokens,
-        Item: { token_hash: record.tokenHash, site, issued_at: record.issuedAt },
+        Item: { token_hash: record.tokenHash, ...holderAttributes, issued_at: record.issuedAt },
         ConditionExpression: "attribute_not_exists(token_hash)",
       }),
     ),
@@ -78,7 +103,7 @@ export async function issueToken(ctx: TokenContext, site: string, now: Date): Pr
 }
 
 /** Accepts the token itself or its hash (what `list` shows); a revoked token stays listed, marked with the time. */
-export async function revokeToken(ctx: TokenContext, tokenOrHash: string, now: Date): Promise<SiteTokenRecord> {
+export async function revokeToken(ctx: TokenContext, tokenOrHash: string, now: Date): Promise<TokenRecord> {
   const tokenHash = TOKEN_HASH_PATTERN.test(tokenOrHash) ? tokenOrHash : hashToken(tokenOrHash);
   try {
     const result = await ctx.dynamo.send(
@@ -93,8 +118,8 @@ export async function revokeToken(ctx: TokenContext, tokenOrHash: string, now: D
     );
     return parseItem(result.Attributes ?? {});
   } catch (error) {
-    if (isConditionFailure(error)) throw new NotFoundError(`no site token with hash ${tokenHash}`);
-    throw dynamoFault("revoke a site token", error);
+    if (isConditionFailure(error)) throw new NotFoundError(`no token with hash ${tokenHash}`);
+    throw dynamoFault("revoke a token", error);
   }
 }
 
@@ -105,7 +130,7 @@ export async function deleteToken(ctx: TokenContext, tokenHash: string): Promise
   );
 }
 
-export async function listTokens(ctx: TokenContext, site?: string): Promise<SiteTokenRecord[]> {
+export async function listTokens(ctx: TokenContext, site?: string): Promise<TokenRecord[]> {
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
@@ -125,7 +150,12 @@ export async function listTokens(ctx: TokenContext, site?: string): Promise<Site
     items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return items.map(parseItem).sort((a, b) => a.site.localeCompare(b.site) || a.issuedAt.localeCompare(b.issuedAt));
+  return items.map(parseItem).sort((a, b) => holderName(a).localeCompare(holderName(b)) || a.issuedAt.localeCompare(b.issuedAt));
+}
+
+/** Sites first, then operators, each by name. */
+function holderName(holder: TokenHolder): string {
+  return holder.kind === "site" ? `0 ${holder.site}` : `1 ${holder.operator}`;
 }
 
 /** RFC 6750's token68: what `Bearer` may be followed by (our tokens are base64url). */
@@ -142,7 +172,7 @@ const MALFORMED = "the Authorization header must be `Bearer <token>`";
 export async function identifyCaller(
   ctx: Pick<AwsContext, "dynamo" | "tables" | "config">,
   authorization: string | undefined,
-): Promise<UploadCaller> {
+): Promise<ApiCaller> {
   if (authorization === undefined) {
     return ctx.config.ALLOW_ANONYMOUS_UPLOADS === "false" ? { kind: "unauthenticated", reason: TOKEN_REQUIRED } : { kind: "anonymous" };
   }
@@ -152,15 +182,27 @@ export async function identifyCaller(
     ctx.dynamo.send(new GetCommand({ TableName: ctx.tables.siteTokens, Key: { token_hash: hashToken(token) } })),
   );
   // A wrong or revoked token is refused even where anonymous uploads are allowed: the client meant to authenticate.
-  if (!result.Item) return { kind: "unauthenticated", reason: "the site token is not valid" };
+  if (!result.Item) return { kind: "unauthenticated", reason: "the token is not valid" };
   const record = parseItem(result.Item);
-  if (record.revokedAt !== null) return { kind: "unauthenticated", reason: "the site token has been revoked" };
-  return { kind: "site", site: record.site };
+  if (record.revokedAt !== null) return { kind: "unauthenticated", reason: `the ${record.kind} token has been revoked` };
+  return record.kind === "site" ? { kind: "site", site: record.site } : { kind: "operator", operator: record.operator };
+}
+
+const OPERATOR_TOKEN_REQUIRED = "an operator token is required (Authorization: Bearer <operator token>)";
+
+/**
+ * An operations route's decision (routes.ts `operatorOnly`): only an operator's token passes; a site token is
+ * authenticated but not allowed (403); no token, a wrong or revoked one is 401, whatever the stage's anonymous setting.
+ */
+export function authorizeOperator(caller: ApiCaller): void {
+  if (caller.kind === "operator") return;
+  if (caller.kind === "site") throw new ForbiddenError(`a site token (site ${caller.site}) cannot call the operations routes`);
+  throw new UnauthorizedError(caller.kind === "unauthenticated" ? `${caller.reason}; ${OPERATOR_TOKEN_REQUIRED}` : OPERATOR_TOKEN_REQUIRED);
 }
 
 /** Whether the site has a token that is not revoked: from then on its uploads need it ("until-site-token"). */
 export async function hasActiveToken(ctx: TokenContext, site: string): Promise<boolean> {
-  return (await listTokens(ctx, site)).some((record) => record.revokedAt === null);
+  return (await listTokens(ctx, site)).some((record) => record.kind === "site" && record.revokedAt === null);
 }
 
 /**
@@ -170,10 +212,11 @@ export async function hasActiveToken(ctx: TokenContext, site: string): Promise<b
  */
 export async function authorizeUpload(
   ctx: Pick<AwsContext, "dynamo" | "tables" | "config" | "metrics" | "clock">,
-  caller: UploadCaller,
+  caller: ApiCaller,
   file: UploadObjectKey,
 ): Promise<void> {
   if (caller.kind === "unauthenticated") throw new UnauthorizedError(caller.reason);
+  if (caller.kind === "operator") throw new ForbiddenError("an operator token cannot upload: uploads need the site's own token");
   if (caller.kind === "site") {
     if (caller.site !== file.site) throw new ForbiddenError(`a token of site ${caller.site} cannot upload files of site ${file.site}`);
     return;

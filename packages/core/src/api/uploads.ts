@@ -5,13 +5,13 @@ import type { ArchiveContext } from "../platform/context";
 import { InvalidInputError } from "../platform/errors";
 import { presignUpload, type PresignedUpload } from "../platform/presign";
 import { requestedObjectKey, type UploadRequest } from "./requests";
-import { authorizeUpload, type UploadCaller } from "./siteTokens";
+import { authorizeUpload, type ApiCaller } from "./siteTokens";
 
 /**
  * POST /upload: checks the caller may upload this file, records what the request already tells us (the header, the
  * info channel) so it is queryable before the file arrives, and returns a presigned POST for exactly that key.
  */
-export async function requestUpload(ctx: ArchiveContext, request: UploadRequest, caller: UploadCaller): Promise<PresignedUpload> {
+export async function requestUpload(ctx: ArchiveContext, request: UploadRequest, caller: ApiCaller): Promise<PresignedUpload> {
   const key = requestedObjectKey(request.s3_directory, request.object_name);
   await authorizeUpload(ctx, caller, key);
   if (request.header !== undefined) {

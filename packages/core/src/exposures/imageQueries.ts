@@ -62,17 +62,23 @@ export async function filteredImages(db: Kysely<Database>, filters: ImageFilters
 }
 
 /**
+ * The CTE `sites(site)`: every site of the table, one index probe per site (a loose index scan of the site indexes, not
+ * a pass over every row), and a last row that is NULL. For `WITH RECURSIVE`.
+ */
+export const EVERY_SITE = sql`sites(site) AS (
+  (SELECT site FROM images WHERE site IS NOT NULL ORDER BY site LIMIT 1)
+  UNION ALL
+  SELECT (SELECT i.site FROM images i WHERE i.site > sites.site ORDER BY i.site LIMIT 1)
+  FROM sites WHERE sites.site IS NOT NULL
+)`;
+
+/**
  * Each site's newest exposure with a medium jpg. The sites are found with a loose index scan (one index probe per
  * site, not a pass over every row), then each site's newest row by the latest-images index.
  */
 export async function latestImagePerSite(db: Kysely<Database>): Promise<ImageRow[]> {
   const result = await sql<ImageRow>`
-    WITH RECURSIVE sites(site) AS (
-      (SELECT site FROM images WHERE site IS NOT NULL ORDER BY site LIMIT 1)
-      UNION ALL
-      SELECT (SELECT i.site FROM images i WHERE i.site > sites.site ORDER BY i.site LIMIT 1)
-      FROM sites WHERE sites.site IS NOT NULL
-    )
+    WITH RECURSIVE ${EVERY_SITE}
     SELECT newest.* FROM sites
     CROSS JOIN LATERAL (
       SELECT ${imageColumnsSql("images")}

@@ -8,7 +8,7 @@ import type {
 } from "aws-lambda";
 import { z } from "zod";
 import { errorResponse, handleApiRequest, type ApiRequest, type ApiResponse, type RouteHandlers } from "@archive/core/api/handleRequest";
-import type { UploadCaller } from "@archive/core/api/siteTokens";
+import type { ApiCaller } from "@archive/core/api/siteTokens";
 import type { AwsContext } from "@archive/core/platform/context";
 import { ArchiveError } from "@archive/core/platform/errors";
 
@@ -21,25 +21,34 @@ export type HttpApiEvent = APIGatewayProxyEventV2WithRequestContext<
   APIGatewayEventRequestContextV2 & { authorizer?: { lambda: Record<string, unknown> } }
 >;
 
-/** Authorizer context as API Gateway passes it on: `{site}` for a site's token, `{anonymous: true}`, or a reason. */
+/**
+ * Authorizer context as API Gateway passes it on: `{site}` for a site's token, `{operator}` for an operator's,
+ * `{anonymous: true}`, or a reason.
+ */
 const authorizerContextSchema = z.object({
   site: z.string().min(1).optional(),
+  operator: z.string().min(1).optional(),
   anonymous: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).optional(),
   reason: z.string().optional(),
 });
 
 /** The context an authorizer returns for a caller (values are strings and booleans, as API Gateway requires). */
-export function authorizerContextOf(caller: UploadCaller): Record<string, string | boolean> {
+export function authorizerContextOf(caller: ApiCaller): Record<string, string | boolean> {
   if (caller.kind === "site") return { site: caller.site };
+  if (caller.kind === "operator") return { operator: caller.operator };
   if (caller.kind === "anonymous") return { anonymous: true };
   return { reason: caller.reason };
 }
 
 /** The caller an authorizer's context describes; malformed or empty context is nobody, never anybody. */
-export function callerFromAuthorizerContext(context: unknown): UploadCaller {
+export function callerFromAuthorizerContext(context: unknown): ApiCaller {
   const parsed = authorizerContextSchema.safeParse(context);
-  if (!parsed.success) return { kind: "unauthenticated", reason: "the authorizer gave no usable identity" };
+  // A context naming both a site and an operator is no authorizer's: nobody, rather than either.
+  if (!parsed.success || (parsed.data.site && parsed.data.operator)) {
+    return { kind: "unauthenticated", reason: "the authorizer gave no usable identity" };
+  }
   if (parsed.data.site) return { kind: "site", site: parsed.data.site };
+  if (parsed.data.operator) return { kind: "operator", operator: parsed.data.operator };
   if (parsed.data.anonymous === true) return { kind: "anonymous" };
   return { kind: "unauthenticated", reason: parsed.data.reason ?? "a valid site token is required" };
 }
