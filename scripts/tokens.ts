@@ -58,10 +58,18 @@ async function operatorContext(local: string | undefined): Promise<AwsContext> {
   return createAwsContext(parseConfig(operatorEnvironment(health)), { credentials: { accessKeyId, secretAccessKey } });
 }
 
+/** Takes `--local [URL]` out of the arguments: the running local archive to work on, if any. */
+function takeLocalFlag(args: string[]): string | undefined {
+  const index = args.indexOf("--local");
+  if (index === -1) return undefined;
+  const next = args[index + 1];
+  const url = next?.startsWith("http") ? next : undefined;
+  args.splice(index, url === undefined ? 1 : 2);
+  return url ?? DEFAULT_LOCAL_ARCHIVE;
+}
+
 const args = process.argv.slice(2);
-const localIndex = args.indexOf("--local");
-const localUrl =
-  localIndex === -1 ? undefined : args[localIndex + 1]?.startsWith("http") ? args.splice(localIndex, 2)[1] : (args.splice(localIndex, 1), DEFAULT_LOCAL_ARCHIVE);
+const localUrl = takeLocalFlag(args);
 
 async function run(ctx: AwsContext, command: string | undefined, argument: string | undefined): Promise<string> {
   if (command === "issue" && argument) {

@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import WebSocket from "ws";
 import { z } from "zod";
 
@@ -153,4 +155,30 @@ export async function spawnArchive(env: Record<string, string>, startTimeoutMs =
       return exited;
     },
   };
+}
+
+/** The file names recent-uploads-log holds for a site, one per logged upload (repeats would be duplicates). */
+export async function uploadLogFilenames(health: PublishedHealth, site: string): Promise<string[]> {
+  const dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: health.dynamodb.endpoint, region: health.s3.region, credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
+  );
+  try {
+    const names: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo.send(
+        new QueryCommand({
+          TableName: health.dynamodb.tables["uploadLog"],
+          KeyConditionExpression: "site = :site",
+          ExpressionAttributeValues: { ":site": site },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      names.push(...(page.Items ?? []).map((item) => String(item["filename"])));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return names;
+  } finally {
+    dynamo.destroy();
+  }
 }

@@ -1,7 +1,5 @@
 import { get as httpGet } from "node:http";
 import { createServer, type Server } from "node:net";
-import { QueryCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadDemo } from "@archive/cli/commands";
@@ -9,30 +7,11 @@ import { demoExposure } from "@archive/cli/demoExposure";
 import { uploadFile } from "@archive/cli/upload";
 import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
 import { findFreePortRange, PortInUseError } from "@archive/local/ports";
-import { fetchHealth, listenForNotices, type PublishedHealth, objectExists, tempStateDir, uniqueSite, type NoticeListener } from "./harness";
+import { fetchHealth, listenForNotices, objectExists, tempStateDir, uniqueSite, uploadLogFilenames, type NoticeListener } from "./harness";
 
 // The local archive end to end, in this process: the CLI's demo upload goes through the API's presigned POST into
 // s3rver, the dispatcher feeds the same ingest handlers, and the results land in Postgres, S3, DynamoDB and /stream.
 const quiet = { write: () => true };
-
-/** The site's entries in recent-uploads-log, read straight from dynalite with the endpoint /health names. */
-async function uploadLogFilenames(health: PublishedHealth, site: string): Promise<unknown[]> {
-  const dynamo = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: health.dynamodb.endpoint, region: health.s3.region, credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
-  );
-  try {
-    const log = await dynamo.send(
-      new QueryCommand({
-        TableName: health.dynamodb.tables.uploadLog,
-        KeyConditionExpression: "site = :site",
-        ExpressionAttributeValues: { ":site": site },
-      }),
-    );
-    return (log.Items ?? []).map((item) => item.filename);
-  } finally {
-    dynamo.destroy();
-  }
-}
 
 describe("the local archive", () => {
   let archive: LocalArchive;

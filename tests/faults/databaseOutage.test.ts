@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalArchive, type LocalArchive } from "@archive/local/archive";
 import { LOCAL_RETRY } from "@archive/local/dispatcher";
 import { findFreePortRange } from "@archive/local/ports";
-import { fetchHealth, listenForNotices, tempStateDir, uniqueSite, type NoticeListener } from "../e2e/harness";
+import { fetchHealth, listenForNotices, tempStateDir, uniqueSite, uploadLogFilenames, type NoticeListener } from "../e2e/harness";
 import {
   counts,
   eventually,
@@ -10,7 +10,6 @@ import {
   siteRows,
   startOutageDatabase,
   uploadBurst,
-  uploadLogFilenames,
   type OutageDatabase,
 } from "./support";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePortRange } from "@archive/local/ports";
-import { fetchHealth, listenForNotices, spawnArchive, tempStateDir, uniqueSite, type SpawnedArchive } from "../e2e/harness";
-import { counts, eventually, makeExposures, siteRows, startOutageDatabase, uploadBurst, uploadLogFilenames, type OutageDatabase } from "./support";
+import { fetchHealth, listenForNotices, spawnArchive, tempStateDir, uniqueSite, uploadLogFilenames, type SpawnedArchive } from "../e2e/harness";
+import { counts, eventually, makeExposures, siteRows, startOutageDatabase, uploadBurst, type OutageDatabase } from "./support";
 
 // `npm start` as a child process, killed the hard way and stopped the polite way. Its queues are journaled in the
 // state directory before S3 answers a PUT, so an upload the archive acknowledged is ingested even when the process

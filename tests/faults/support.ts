@@ -2,14 +2,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import pg from "pg";
 import { demoExposure, type DemoExposure } from "@archive/cli/demoExposure";
 import { uploadFile } from "@archive/cli/upload";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "@archive/local/embeddedPostgres";
 import { findFreePortRange } from "@archive/local/ports";
-import type { PublishedHealth } from "../e2e/harness";
 
 /**
  * What the fault suite shares: a PostgreSQL it can take down and bring back, exposures to upload in bursts, and
@@ -136,32 +133,6 @@ export async function siteRows(databaseUrl: string, site: string): Promise<{ bas
     return result.rows;
   } finally {
     await client.end();
-  }
-}
-
-/** The file names recent-uploads-log holds for a site, one per logged upload (repeats would be duplicates). */
-export async function uploadLogFilenames(health: PublishedHealth, site: string): Promise<string[]> {
-  const dynamo = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: health.dynamodb.endpoint, region: health.s3.region, credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
-  );
-  try {
-    const names: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo.send(
-        new QueryCommand({
-          TableName: health.dynamodb.tables["uploadLog"],
-          KeyConditionExpression: "site = :site",
-          ExpressionAttributeValues: { ":site": site },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      names.push(...(page.Items ?? []).map((item) => String(item["filename"])));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return names;
-  } finally {
-    dynamo.destroy();
   }
 }
 

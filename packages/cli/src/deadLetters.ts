@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { objectRefsFromMessageBody } from "@archive/core/deliveries/s3Events";
 import { z } from "zod";
+import { requestArchive } from "./operations";
 
 /**
  * `archive dlq list|redrive`: the messages ingestion gave up on, and putting them back. Against the local archive
@@ -39,7 +40,7 @@ const localLetterSchema = z.object({
 
 export async function listDeadLetters(target: DeadLetterTarget): Promise<DeadLetterListing> {
   if ("api" in target) {
-    const letters = z.array(localLetterSchema).parse(await requestJson(`${target.api}/dlq`, { method: "GET" }));
+    const letters = z.array(localLetterSchema).parse(await requestArchive(target, "GET", "/dlq"));
     return { count: letters.length, letters };
   }
   const sqs = new SQSClient({});
@@ -76,7 +77,7 @@ export async function redriveDeadLetters(target: DeadLetterTarget, messageIds: r
     const body = messageIds.length > 0 ? { message_ids: messageIds } : {};
     const result = z
       .object({ redriven: z.number() })
-      .parse(await requestJson(`${target.api}/dlq/redrive`, { method: "POST", body: JSON.stringify(body) }));
+      .parse(await requestArchive(target, "POST", "/dlq/redrive", { body }));
     return `${result.redriven} message(s) put back on their queues`;
   }
   if (messageIds.length > 0) throw new RangeError("a deployed stage's dead-letter queue is redriven whole (SQS moves every message)");
@@ -99,15 +100,4 @@ function keysOf(body: string): string[] {
   } catch {
     return [];
   }
-}
-
-async function requestJson(url: string, init: { method: string; body?: string }): Promise<unknown> {
-  const response = await fetch(url, {
-    ...init,
-    ...(init.body === undefined ? {} : { headers: { "content-type": "application/json" } }),
-  }).catch((error: unknown) => {
-    throw new RangeError(`no archive answers at ${url}: ${error instanceof Error ? error.message : String(error)}`);
-  });
-  if (!response.ok) throw new RangeError(`${init.method} ${url} answered ${response.status}: ${await response.text()}`);
-  return response.json();
 }

@@ -8,19 +8,29 @@ import { replyReason, type UploadTarget } from "./upload";
  */
 export type OperationsTarget = UploadTarget;
 
-/** A GET of an operations route as JSON; a refusal or an unreachable API is a RangeError with the API's reason. */
-export async function getOperation(target: OperationsTarget, path: string, query: Record<string, string> = {}): Promise<unknown> {
+/**
+ * One request to the archive's API (or the local archive's own /dlq routes) as JSON, with the target's token when it
+ * has one; a refusal or an unreachable API is a RangeError with the API's reason.
+ */
+export async function requestArchive(
+  target: OperationsTarget,
+  method: "GET" | "POST",
+  path: string,
+  options: { query?: Record<string, string>; body?: unknown } = {},
+): Promise<unknown> {
   const url = new URL(path.replace(/^\//, ""), target.api.endsWith("/") ? target.api : `${target.api}/`);
-  for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
-  const headers: Record<string, string> = target.token
-    ? { authorization: /^Bearer\s/i.test(target.token) ? target.token : `Bearer ${target.token}` }
-    : {};
-  const response = await fetch(url, { headers }).catch((error: unknown) => {
+  for (const [name, value] of Object.entries(options.query ?? {})) url.searchParams.set(name, value);
+  const headers: Record<string, string> = {
+    ...(target.token ? { authorization: /^Bearer\s/i.test(target.token) ? target.token : `Bearer ${target.token}` } : {}),
+    ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+  };
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body }) }).catch((error: unknown) => {
     throw new RangeError(`no archive answers at ${target.api} (${error instanceof Error ? error.message : String(error)}): is \`npm start\` running, or is --api right?`);
   });
-  const body = await response.text();
-  if (!response.ok) throw new RangeError(`GET ${url.pathname} answered ${response.status}: ${replyReason({ status: response.status, body })}`);
-  return JSON.parse(body) as unknown;
+  const text = await response.text();
+  if (!response.ok) throw new RangeError(`${method} ${url.pathname} answered ${response.status}: ${replyReason({ status: response.status, body: text })}`);
+  return JSON.parse(text) as unknown;
 }
 
 const rangeSchema = z.object({ from: z.number(), to: z.number() });
@@ -34,7 +44,7 @@ const siteGapsSchema = z.object({
 
 /** `archive gaps --site S --day YYYYMMDD`: the missing counter ranges of a site's day, per instrument. */
 export async function fetchGaps(target: OperationsTarget, site: string, day: string): Promise<SiteGaps> {
-  return siteGapsSchema.parse(await getOperation(target, `/gaps/${encodeURIComponent(site)}`, { day }));
+  return siteGapsSchema.parse(await requestArchive(target, "GET", `/gaps/${encodeURIComponent(site)}`, { query: { day } }));
 }
 
 const counter = (value: number) => String(value).padStart(8, "0");
