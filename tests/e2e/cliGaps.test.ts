@@ -70,6 +70,25 @@ describe("npx archive gaps", () => {
     expect(result.stderr).toMatch(/400: day must be a calendar date/);
   });
 
+  it("counts yesterday's gaps of every site once a day, as the stage's scheduled function does, and shows the run in /health", async () => {
+    const yesterday = new Date(Date.now() - 86_400_000);
+    yesterday.setUTCHours(2, 0, 0, 0);
+    for (const counter of [30, 33]) {
+      const exposure = await demoExposure({ site, instrument: "cam01", counter, captureTime: yesterday, seed: counter, jpgWidth: 60 });
+      const header = exposure.files.find((file) => file.name.endsWith(".txt"));
+      if (!header) throw new Error(`the demo exposure ${exposure.baseFilename} has no header text`);
+      await uploadFile({ api: local.url }, { fileName: header.name, bytes: header.bytes, directory: "data" });
+    }
+    await local.dispatcher.whenIdle();
+
+    const run = await local.schedules.runNow("counter-gaps");
+
+    const day = yesterday.toISOString().slice(0, 10).replaceAll("-", "");
+    expect(run.result).toMatchObject({ day, sites: expect.arrayContaining([{ site, missing: 2 }]) });
+    const health = (await (await fetch(`${local.url}/health`)).json()) as { scheduledJobs: unknown[] };
+    expect(health.scheduledJobs).toContainEqual(expect.objectContaining({ name: "counter-gaps", result: run.result }));
+  });
+
   it("answers a malformed day with the usage and exit code 2", async () => {
     const result = await archive("gaps", "--site", site, "--day", "2024-03-01");
 

@@ -7,6 +7,7 @@ import { readRoutes } from "@archive/core/api/readRoutes";
 import { uploadRoutes } from "@archive/core/api/uploadRoutes";
 import { INGEST_ROUTES } from "@archive/core/deliveries/pipelines";
 import { sweepDueExpirations } from "@archive/core/expirations/expirations";
+import { publishCounterGaps } from "@archive/core/exposures/counterGaps";
 import { createArchiveContext } from "@archive/core/platform/archiveContext";
 import { parseConfig, type ArchiveEnvironment } from "@archive/core/platform/config";
 import { closeClients } from "@archive/core/platform/context";
@@ -23,6 +24,7 @@ import { s3EventRecord } from "./lambdaEvents";
 import { createNoticeStream } from "./noticeStream";
 import { assertPortsFree, localPorts, type LocalPorts } from "./ports";
 import { startS3Server, type LocalS3Server } from "./s3Server";
+import { startSchedules, type LocalSchedules, type ScheduleRun } from "./schedules";
 import { startSqsServer, type LocalSqsServer } from "./sqsServer";
 import { startTtlEmulation, type TtlEmulation } from "./ttlEmulation";
 
@@ -62,6 +64,8 @@ export interface LocalArchiveHealth {
   anonymousUploads: boolean;
   queues: QueueStats[];
   deadLetters: number;
+  /** The last run of each scheduled job (the daily counter-gap count, …), as AWS keeps it in the functions' logs. */
+  scheduledJobs: ScheduleRun[];
 }
 
 export interface LocalArchive {
@@ -73,6 +77,7 @@ export interface LocalArchive {
   dispatcher: Dispatcher;
   ttl: TtlEmulation;
   sqs: LocalSqsServer;
+  schedules: LocalSchedules;
   stop(): Promise<void>;
 }
 
@@ -82,6 +87,7 @@ const BUCKET = "data-archive-local";
 const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const DATASTREAM_QUEUE = "datastreamIncomingQueue-local";
 const DEFAULT_FUNCTION_CONCURRENCY = 4;
+const DAY_MS = 86_400_000;
 /** The queues' messages until handled, under the state directory (messageJournal.ts). */
 const QUEUE_JOURNAL = "queues.jsonl";
 
@@ -241,6 +247,13 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     });
     started.push({ name: "TTL emulation", close: () => ttl.stop() });
 
+    // The stage's scheduled functions (stacks/Operations.ts), run in this process on the same core.
+    const schedules = startSchedules(
+      [{ name: "counter-gaps", everyMs: DAY_MS, atStart: true, run: (now) => publishCounterGaps(ctx, now) }],
+      ctx.clock,
+    );
+    started.push({ name: "scheduled jobs", close: () => schedules.stop() });
+
     const url = `http://localhost:${ports.api}`;
     const health = (): LocalArchiveHealth => ({
       status: "ok",
@@ -254,6 +267,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       anonymousUploads: config.ALLOW_ANONYMOUS_UPLOADS !== "false",
       queues: dispatcher.stats(),
       deadLetters: dispatcher.deadLetters().length,
+      scheduledJobs: schedules.lastRuns(),
     });
     const http = createLocalHttpServer({
       ctx,
@@ -287,6 +301,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       dispatcher,
       ttl,
       sqs,
+      schedules,
       stop: () => {
         stopping ??= closeAll(started);
         return stopping;
