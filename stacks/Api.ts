@@ -82,8 +82,11 @@ export function Api({ stack }: StackContext) {
     ],
   });
 
-  // The operations routes (operator tokens only) query `images` and nothing else.
-  const apiOperations = routeFunction("ApiOperations", "apiOperations", []);
+  // The operations routes (operator tokens only) query the database; the expiry plan scans the expiration tracker (the
+  // running system's table, no index) and an unpin past its expiry writes the exposure's entry again.
+  const apiOperations = routeFunction("ApiOperations", "apiOperations", [
+    tableStatement(["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem"], tables.expirations),
+  ]);
 
   for (const fn of [apiUpload, apiReads, apiDownload, apiOperations]) fn.node.addDependency(migrations);
   const functions: Record<ApiFunctionName, Function> = { apiUpload, apiReads, apiDownload, apiOperations };

@@ -13,7 +13,9 @@ import { z } from "zod";
 /** What the end-to-end tests share: state directories, a /stream listener, `npm start` as a child process. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
-const archiveBin = join(repoRoot, "node_modules", ".bin", "archive");
+// The file npm's bin link (node_modules/.bin/archive) points at, named directly so a checkout whose node_modules is
+// another checkout's (a worktree) runs its own CLI.
+const archiveBin = join(repoRoot, "packages", "cli", "bin", "archive.js");
 
 /** `npx archive …` as a user runs it from the repository root (the bin npm links); its exit code and output. */
 export async function runArchiveCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -4,16 +4,21 @@ import { sql } from "kysely";
 import { describe, expect, test } from "vitest";
 import { parseConfig } from "@archive/core/platform/config";
 import { createLogger } from "@archive/core/platform/logger";
-import { migrations } from "@archive/core/platform/migrate";
+import { LATEST_MIGRATION, migrations } from "@archive/core/platform/migrate";
 import { createHandler } from "@archive/functions/migrate";
 import { useTestDatabase } from "../support/database";
 import { lambdaContext } from "../support/objectEvents";
 import { createProductionImagesTable } from "../support/replacedService";
 
 /** The deploy's custom resource, as CDK's provider framework hands it to the function (onEvent and isComplete). */
-const createEvent = JSON.parse(
+const recordedEvent = JSON.parse(
   readFileSync(new URL("../fixtures/events/cloudformation-schema-create.json", import.meta.url), "utf8"),
 ) as CloudFormationCustomResourceEvent;
+// Its target is the newest migration, as the Database stack asks for (the recording names the newest of its day).
+const createEvent: CloudFormationCustomResourceEvent = {
+  ...recordedEvent,
+  ResourceProperties: { ...recordedEvent.ResourceProperties, Target: LATEST_MIGRATION },
+} as CloudFormationCustomResourceEvent;
 
 // The database is given to the handler; the configuration only has to be valid.
 const config = parseConfig({

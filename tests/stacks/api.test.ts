@@ -74,7 +74,7 @@ describe("the HTTP API", () => {
     expect(properties(operatorAuthorizer)["IdentitySource"] ?? []).toEqual([]);
     expect(JSON.stringify(properties(operatorAuthorizer)["AuthorizerUri"])).toContain(authorizerFunction);
     const operatorRoutes = API_ROUTES.filter((route) => "operatorOnly" in route).map(routeKey);
-    expect(operatorRoutes).toEqual(["GET /gaps/{site}"]);
+    expect(operatorRoutes).toEqual(expect.arrayContaining(["GET /gaps/{site}", "GET /expiry", "PUT /pin/{base_filename}", "DELETE /pin/{base_filename}"]));
     for (const key of operatorRoutes) {
       expect(routeTargets()[key], key).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: operatorAuthorizerId } });
     }
@@ -109,7 +109,7 @@ describe("the HTTP API", () => {
       ProtocolType: "HTTP",
       CorsConfiguration: Match.objectLike({
         AllowOrigins: ["*"],
-        AllowMethods: ["GET", "POST"],
+        AllowMethods: ["GET", "POST", "PUT", "DELETE"],
         AllowHeaders: ["Authorization", "Content-Type"],
       }),
     });
@@ -160,8 +160,16 @@ describe("API functions", () => {
     ]);
   });
 
-  it("operations only read the database: no S3, DynamoDB or SQS action", () => {
-    expect(allActions(functionStatements(api, "ApiOperations"))).toEqual(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]);
+  it("operations read the database, and of DynamoDB only the expiration tracker: scanned for the plan, an entry put on unpin", () => {
+    const statements = functionStatements(api, "ApiOperations");
+    expect(allActions(statements)).toEqual(expect.arrayContaining(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]));
+    expect(allActions(statements).filter((action) => !action.startsWith("secretsmanager:"))).toEqual([
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+    ]);
+    expect(JSON.stringify(granting(statements, "dynamodb:Scan")[0]?.resources)).toMatch(/ExpirationsTable/);
+    expect(granting(statements, "dynamodb:DeleteItem")).toEqual([]);
   });
 
   it("download reads the uploaded files, writes only its conversions under downloads/, and reads the database secret", () => {

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ArchiveError } from "@archive/core/platform/errors";
 import { DEFAULT_API, headerJson, uploadDemo, uploadFiles } from "./commands";
 import { listDeadLetters, redriveDeadLetters, type DeadLetterTarget } from "./deadLetters";
+import { fetchExpiryPlan, formatExpiryPlan, formatUnpinned, pinExposure, unpinExposure } from "./expiry";
 import { fetchGaps, formatGaps } from "./operations";
 import { SITE_PATTERN, UPLOAD_DIRECTORIES, type UploadDirectory } from "@archive/core/names/fileName";
 
@@ -13,9 +14,13 @@ const USAGE = `usage:
   archive dlq list [--api URL | --queue DLQ_URL]
   archive dlq redrive [MESSAGE_ID…] [--api URL | --queue DLQ_URL]
   archive gaps --site S --day YYYYMMDD [--json] [--api URL] [--token T]
+  archive expire --dry-run [--site S] [--json] [--api URL] [--token T]
+  archive pin <base_filename> [--note N] [--api URL] [--token T]
+  archive unpin <base_filename> [--api URL] [--token T]
 
 --api defaults to $ARCHIVE_API or ${DEFAULT_API} (the local archive, which accepts anonymous uploads);
---token defaults to $ARCHIVE_TOKEN (a deployed stage needs a site token to upload, an operator token for gaps);
+--token defaults to $ARCHIVE_TOKEN (a deployed stage needs a site token to upload, an operator token for gaps,
+expire, pin and unpin);
 --queue is a deployed stage's dead-letter queue (its Ingest stack's …DeadLetterQueueUrl output), read with your AWS
 credentials.`;
 
@@ -106,6 +111,43 @@ async function run(argv: string[]): Promise<number> {
       if (values.day === undefined || !/^\d{8}$/.test(values.day)) throw new UsageError("--day is YYYYMMDD");
       const gaps = await fetchGaps(target(values), values.site, values.day);
       process.stdout.write(`${values.json ? JSON.stringify(gaps, null, 2) : formatGaps(gaps)}\n`);
+      return 0;
+    }
+    case "expire": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          "dry-run": { type: "boolean", default: false },
+          site: { type: "string" },
+          json: { type: "boolean", default: false },
+          api: { type: "string" },
+          token: { type: "string" },
+        },
+      });
+      if (!values["dry-run"]) throw new UsageError("expire offers only --dry-run: deleting is the job of DynamoDB's TTL and the sweep");
+      if (positionals.length > 0) throw new UsageError("expire takes no arguments");
+      if (values.site !== undefined && !SITE_PATTERN.test(values.site)) throw new UsageError("--site is 3 to 6 letters or digits");
+      const plan = await fetchExpiryPlan(target(values), values.site);
+      process.stdout.write(`${values.json ? JSON.stringify(plan, null, 2) : formatExpiryPlan(plan)}\n`);
+      return 0;
+    }
+    case "pin":
+    case "unpin": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { note: { type: "string" }, api: { type: "string" }, token: { type: "string" } },
+      });
+      const [base, ...extra] = positionals;
+      if (base === undefined || extra.length > 0) throw new UsageError(`${command} needs exactly one base filename`);
+      if (command === "pin") {
+        const pin = await pinExposure(target(values), base, values.note);
+        process.stdout.write(`${pin.base_filename} pinned by ${pin.pinned_by} at ${pin.pinned_at}: kept past its expiry until unpinned\n`);
+        return 0;
+      }
+      if (values.note !== undefined) throw new UsageError("--note is for pin");
+      process.stdout.write(`${formatUnpinned(await unpinExposure(target(values), base))}\n`);
       return 0;
     }
     case "header": {

@@ -14,7 +14,7 @@ export type OperationsTarget = UploadTarget;
  */
 export async function requestArchive(
   target: OperationsTarget,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "PUT" | "DELETE",
   path: string,
   options: { query?: Record<string, string>; body?: unknown } = {},
 ): Promise<unknown> {

@@ -98,7 +98,9 @@ export async function handleApiRequest<C extends AwsContext>(
     }
     // Before anything about the body: a caller who may not call the route learns nothing more of it.
     if (matched.route.operatorOnly === true && request.caller !== undefined) authorizeOperator(request.caller);
-    if (matched.route.method === "POST" && !isJson(request.headers["content-type"])) {
+    // A PUT's body is optional (PUT /pin/{base_filename}); one that is sent is JSON, as every POST's.
+    const sendsBody = matched.route.method === "POST" || (matched.route.method === "PUT" && request.body !== undefined);
+    if (sendsBody && !isJson(request.headers["content-type"])) {
       throw new ArchiveError("the body must be JSON (content-type: application/json)", "unsupported_media_type", false, 415);
     }
     if (request.body !== undefined && Buffer.byteLength(request.body, "utf8") > MAX_REQUEST_BODY_BYTES) throw payloadTooLarge();

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { assertObservingDay, counterGaps } from "../exposures/counterGaps";
 import { assertSiteName } from "../names/fileName";
 import type { ArchiveContext } from "../platform/context";
+import { expiryRoutes } from "./expiryRoutes";
 import { param, type RouteHandlers } from "./handleRequest";
 import { parseInput } from "./requests";
 
@@ -17,4 +18,5 @@ export const operationRoutes: RouteHandlers<ArchiveContext> = {
     const { day } = parseInput(gapsQuerySchema, request.query);
     return counterGaps(ctx.db, site, assertObservingDay(day));
   },
+  ...expiryRoutes,
 };

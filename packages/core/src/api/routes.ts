@@ -6,7 +6,7 @@
 export type ApiFunctionName = "apiUpload" | "apiReads" | "apiDownload" | "apiOperations";
 
 export interface ApiRoute {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** API Gateway route syntax: literal segments and `{name}` parameters. */
   path: string;
   functionName: ApiFunctionName;
@@ -52,6 +52,9 @@ export const API_ROUTES = [
   { method: "GET", path: "/fitsheader/{base_filename}", functionName: "apiReads", throttle: READS },
   // Operations: what the people running the network ask (docs/modules.md, "Operations"); operator tokens only.
   { method: "GET", path: "/gaps/{site}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "GET", path: "/expiry", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "PUT", path: "/pin/{base_filename}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "DELETE", path: "/pin/{base_filename}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
 ] as const satisfies readonly ApiRoute[];
 
 /** "METHOD /path", as API Gateway names a route. */
@@ -67,7 +70,7 @@ export const DEFAULT_ROUTE_THROTTLE: RouteThrottle = { rate: 50, burst: 100 };
  */
 export const CORS_POLICY = {
   /** Preflight (OPTIONS) is answered for these, not listed with them. */
-  allowMethods: ["GET", "POST"],
+  allowMethods: ["GET", "POST", "PUT", "DELETE"],
   allowHeaders: ["Authorization", "Content-Type"],
   maxAgeSeconds: 86_400,
 } as const;

@@ -33,6 +33,8 @@ export interface ObjectPipeline<C extends AwsContext> {
    * one commit for a batch). Without it each object is recorded on its own.
    */
   recordTogether?<T>(ctx: C, records: (ctx: C) => Promise<T>): Promise<T>;
+  /** When the file's exposure is to be deleted (undefined: kept), when its lifetimes are its own; else the stage's. */
+  expiryOf?(ctx: C, file: ArchiveObjectKey, arrivedAt: Date): Promise<Date | undefined>;
 }
 
 /** A file read and ready to record. */
@@ -125,7 +127,7 @@ async function startDelivery<C extends AwsContext>(
     return { status: start.verdict === "done" ? "duplicate" : "stale" };
   }
   try {
-    const expiresAt = expiryOf(ctx.config, file, ref.eventTime);
+    const expiresAt = pipeline.expiryOf ? await pipeline.expiryOf(ctx, file, ref.eventTime) : expiryOf(ctx.config, file, ref.eventTime);
     if (expiresAt) await trackExpiration(ctx, file, expiresAt);
     // The event carries the object's size and ETag, so nothing asks S3 for its head; a file that is read and is gone
     // fails here, before anything records it.

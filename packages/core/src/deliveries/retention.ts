@@ -1,6 +1,7 @@
 /**
  * Every lifetime of the archive in one place: how long each kind of data is kept. Config defaults, expiration entries,
- * DynamoDB TTLs and the bucket's lifecycle rules all read these; a stage may override the configurable ones.
+ * DynamoDB TTLs and the bucket's lifecycle rules all read these; a stage may override the configurable ones. The
+ * lifetimes of data/ exposures are data, not code: the `expiry_policies` table (expirations/expiryPolicies.ts).
  */
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -12,10 +13,6 @@ export const RETENTION = {
   infoImageHours: 48,
   /** Allsky exposures (config ALLSKY_RETENTION_DAYS). */
   allskyDays: 30,
-  /** Expiring data types of data/, by data type: EP (7 days), EF (1 day); every other type is kept. */
-  dataTypeMs: { EP: 7 * DAY_MS, EF: DAY_MS } as Readonly<Record<string, number>>,
-  /** The test site keeps its expiring data types only 5 minutes. */
-  testSite: { site: "tst", lifetimeMs: 5 * 60_000 },
   /** One item per S3 object in object-deliveries: long enough to outlast every redelivery of its events. */
   deliveryRecordDays: 14,
   /** Converted downloads under downloads/ (bucket lifecycle rule). */
@@ -34,16 +31,16 @@ export interface LifetimeSettings {
   ALLSKY_RETENTION_DAYS: number;
 }
 
-/** When an arriving file's exposure is to be deleted, or undefined when it is kept. */
+/**
+ * When an arriving info image or allsky exposure is to be deleted (the stage's lifetimes); data/ lifetimes are the
+ * `expiry_policies` table's, which its pipeline reads (ObjectPipeline.expiryOf), so here data/ is kept.
+ */
 export function expiryOf(
   settings: LifetimeSettings,
-  file: { directory: "data" | "info-images" | "allsky"; site: string; dataType: string },
+  file: { directory: "data" | "info-images" | "allsky" },
   arrivedAt: Date,
 ): Date | undefined {
   if (file.directory === "info-images") return new Date(arrivedAt.getTime() + hoursToMs(settings.INFO_IMAGE_TTL_HOURS));
   if (file.directory === "allsky") return new Date(arrivedAt.getTime() + daysToMs(settings.ALLSKY_RETENTION_DAYS));
-  const lifetime = RETENTION.dataTypeMs[file.dataType.toUpperCase()];
-  if (lifetime === undefined) return undefined;
-  const testSite = RETENTION.testSite;
-  return new Date(arrivedAt.getTime() + (file.site === testSite.site ? testSite.lifetimeMs : lifetime));
+  return undefined;
 }

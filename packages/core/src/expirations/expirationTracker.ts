@@ -22,7 +22,7 @@ export type ExpirationEntry = z.infer<typeof expirationEntrySchema>;
 /** Adds the exposure's entry unless it has one: the first file's arrival sets the expiry, as the old service's did. */
 export async function trackExpiration(
   ctx: Pick<AwsContext, "dynamo" | "tables">,
-  file: ArchiveObjectKey,
+  file: Pick<ArchiveObjectKey, "baseFilename" | "directory">,
   expiresAt: Date,
 ): Promise<void> {
   const entry: ExpirationEntry = {

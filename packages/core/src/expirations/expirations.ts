@@ -10,6 +10,7 @@ import { ArchiveError, InvalidInputError } from "../platform/errors";
 import { describeError } from "../platform/logger";
 import { deleteObject, listKeys } from "../platform/s3";
 import { expirationEntrySchema, type ExpirationEntry } from "./expirationTracker";
+import { pinOf } from "./pins";
 
 /**
  * Expiring an exposure: its record (row, channel or allsky item) and its objects. Removals of tracker entries (TTL's,
@@ -31,9 +32,25 @@ async function objectsOf(ctx: AwsContext, directory: ArchiveDirectory, baseFilen
   });
 }
 
-/** Deletes one exposure: its database record first, then its objects. Safe to repeat. */
-export async function expireEntry(ctx: ArchiveContext, entry: ExpirationEntry): Promise<{ objectsDeleted: number }> {
+/** What expiring an entry did: the objects deleted, or nothing because an operator pinned the exposure. */
+export type ExpiryOutcome = { objectsDeleted: number; kept?: "pinned" };
+
+/**
+ * Deletes one exposure: its database record first, then its objects; a pinned data/ exposure is kept whole (unpinning
+ * it schedules its expiry again, pins.ts). Safe to repeat.
+ */
+export async function expireEntry(ctx: ArchiveContext, entry: ExpirationEntry): Promise<ExpiryOutcome> {
   const { baseFilename: base, site } = parseBaseFilename(entry.pk);
+  const pin = entry.s3_directory === "data" ? await pinOf(ctx.db, base) : undefined;
+  if (pin) {
+    ctx.log.info("kept an expired exposure: it is pinned", {
+      base_filename: base,
+      pinned_by: pin.pinned_by,
+      pinned_at: pin.pinned_at.toISOString(),
+      note: pin.note,
+    });
+    return { objectsDeleted: 0, kept: "pinned" };
+  }
   if (entry.s3_directory === "data") await removeImage(ctx.db, base);
   else if (entry.s3_directory === "info-images") await removeInfoImage(ctx, site, base);
   else await removeAllskyImage(ctx, site, base);
@@ -67,6 +84,8 @@ export function expirationEntryFromStreamImage(image: unknown): ExpirationEntry 
 
 export interface SweepResult {
   expired: number;
+  /** Due entries of pinned exposures: the exposure is kept and its entry removed, as TTL would remove it. */
+  kept: number;
   failed: number;
 }
 
@@ -93,7 +112,7 @@ export function sweepSegmentAt(now: Date): SweepSegment {
  * stays for the next sweep.
  */
 export async function sweepDueExpirations(ctx: ArchiveContext, now: Date, part?: SweepSegment): Promise<SweepResult> {
-  const result: SweepResult = { expired: 0, failed: 0 };
+  const result: SweepResult = { expired: 0, kept: 0, failed: 0 };
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await dynamoCall("find due expirations", () =>
@@ -115,9 +134,10 @@ export async function sweepDueExpirations(ctx: ArchiveContext, now: Date, part?:
         continue;
       }
       try {
-        await expireEntry(ctx, parsed.data);
+        const outcome = await expireEntry(ctx, parsed.data);
         await deleteEntry(ctx, parsed.data);
-        result.expired++;
+        if (outcome.kept) result.kept++;
+        else result.expired++;
       } catch (error) {
         result.failed++;
         ctx.log.error("cannot expire an exposure; the next sweep tries again", {

@@ -1,5 +1,6 @@
 import { sql, type ColumnType, type Generated, type Insertable, type RawBuilder, type Selectable } from "kysely";
 import type { FileFlagColumn } from "../names/fileName";
+import type { ExpiryPoliciesTable, PinnedExposuresTable } from "../expirations/expiryTables";
 
 /**
  * The `images` table, one row per exposure: the replaced system's columns (our contract with the frontend's API) plus
@@ -46,6 +47,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 
 export interface Database {
   images: ImagesTable;
+  expiry_policies: ExpiryPoliciesTable;
+  pinned_exposures: PinnedExposuresTable;
 }
 
 /** The columns a header sets (from a txt, a fits file's own header, or the header sent with an upload request). */

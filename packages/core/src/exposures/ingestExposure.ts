@@ -1,6 +1,7 @@
 import { isHeaderFile, readObjectHeader } from "../deliveries/objectHeaders";
 import { imageNotice } from "../deliveries/notices";
 import type { ObjectPipeline } from "../deliveries/ingest";
+import { dataExpiryOf } from "../expirations/expiryPolicies";
 import type { ArchiveContext } from "../platform/context";
 import { imageFieldsFromHeader } from "./imageRecord";
 import { hasHeader, recordFile, recordHeader, recordHeaderIfAbsent, writeTogether } from "./imageStore";
@@ -38,4 +39,6 @@ export const exposurePipeline: ObjectPipeline<ArchiveContext> = {
     };
   },
   recordTogether: (ctx, records) => writeTogether(ctx.db, (db) => records({ ...ctx, db })),
+  // The expiry_policies table's lifetimes, read at most once a minute per process.
+  expiryOf: dataExpiryOf,
 };
