@@ -52,6 +52,8 @@ export const API_ROUTES = [
   { method: "GET", path: "/fitsheader/{base_filename}", functionName: "apiReads", throttle: READS },
   // Operations: what the people running the network ask (docs/modules.md, "Operations"); operator tokens only.
   { method: "GET", path: "/gaps/{site}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "GET", path: "/status/{base_filename}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "GET", path: "/stuck", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
 ] as const satisfies readonly ApiRoute[];
 
 /** "METHOD /path", as API Gateway names a route. */
