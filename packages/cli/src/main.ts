@@ -3,6 +3,7 @@ import { ArchiveError } from "@archive/core/platform/errors";
 import { DEFAULT_API, headerJson, uploadDemo, uploadFiles } from "./commands";
 import { listDeadLetters, redriveDeadLetters, type DeadLetterTarget } from "./deadLetters";
 import { fetchGaps, formatGaps } from "./operations";
+import { fetchStatus, fetchStuck, formatStatus, formatStuck } from "./exposureStatus";
 import { SITE_PATTERN, UPLOAD_DIRECTORIES, type UploadDirectory } from "@archive/core/names/fileName";
 
 /** `archive <command>`: argument parsing and exit codes only; the work is in commands.ts. */
@@ -13,9 +14,11 @@ const USAGE = `usage:
   archive dlq list [--api URL | --queue DLQ_URL]
   archive dlq redrive [MESSAGE_ID…] [--api URL | --queue DLQ_URL]
   archive gaps --site S --day YYYYMMDD [--json] [--api URL] [--token T]
+  archive status <base_filename> [--json] [--api URL] [--token T]
+  archive stuck [--site S] [--json] [--api URL] [--token T]   (also: archive status --stuck [--site S])
 
 --api defaults to $ARCHIVE_API or ${DEFAULT_API} (the local archive, which accepts anonymous uploads);
---token defaults to $ARCHIVE_TOKEN (a deployed stage needs a site token to upload, an operator token for gaps);
+--token defaults to $ARCHIVE_TOKEN (a deployed stage needs a site token to upload, an operator token for gaps, status and stuck);
 --queue is a deployed stage's dead-letter queue (its Ingest stack's …DeadLetterQueueUrl output), read with your AWS
 credentials.`;
 
@@ -106,6 +109,26 @@ async function run(argv: string[]): Promise<number> {
       if (values.day === undefined || !/^\d{8}$/.test(values.day)) throw new UsageError("--day is YYYYMMDD");
       const gaps = await fetchGaps(target(values), values.site, values.day);
       process.stdout.write(`${values.json ? JSON.stringify(gaps, null, 2) : formatGaps(gaps)}\n`);
+      return 0;
+    }
+    case "status":
+    case "stuck": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { stuck: { type: "boolean", default: false }, site: { type: "string" }, json: { type: "boolean", default: false }, api: { type: "string" }, token: { type: "string" } },
+      });
+      if (command === "stuck" || values.stuck) {
+        if (positionals.length > 0) throw new UsageError("stuck takes no base filename");
+        if (values.site !== undefined && !SITE_PATTERN.test(values.site)) throw new UsageError("--site is 3 to 6 letters or digits");
+        const stuck = await fetchStuck(target(values), values.site);
+        process.stdout.write(`${values.json ? JSON.stringify(stuck, null, 2) : formatStuck(stuck)}\n`);
+        return 0;
+      }
+      const [baseFilename, ...extra] = positionals;
+      if (baseFilename === undefined || extra.length > 0 || values.site !== undefined) throw new UsageError("status needs exactly one base filename, or --stuck");
+      const status = await fetchStatus(target(values), baseFilename);
+      process.stdout.write(`${values.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
       return 0;
     }
     case "header": {

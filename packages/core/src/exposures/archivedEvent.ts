@@ -100,7 +100,7 @@ void sameImage;
 export function exposureArchivedJsonSchema(): Record<string, unknown> {
   return {
     ...z.toJSONSchema(exposureArchivedDetailSchema, { target: "draft-2020-12" }),
-    $id: "https://data-archive/events/exposure-archived.v1.json",
+    $id: "exposure-archived.v1.json",
     title: "Exposure Archived (version 1)",
   };
 }
