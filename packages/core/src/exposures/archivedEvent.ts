@@ -206,8 +206,8 @@ async function archivedDetail(ctx: EventContext, row: ClaimedRow): Promise<Expos
       azimuth: image.azimuth,
       airmass: image.airmass,
     },
-    objects: { bucket: ctx.config.BUCKET_NAME, keys: row.object_keys },
-    files: row.files,
+    objects: { bucket: ctx.config.BUCKET_NAME, keys: [...row.object_keys].sort() },
+    files: [...row.files].sort(),
     status_history: { announced_at: iso(row.announced_at), receiving_at: iso(row.receiving_at), complete_at: row.complete_at.toISOString() },
   };
 }

@@ -73,17 +73,19 @@ const EXPECTED = `coalesce((
 ), ARRAY['header', 'jpg_medium', 'fits_small'])`;
 
 // One statement per file, compiled once: $1 base, $2 site, $3 instrument, $4 data type, $5 the file's kind (or
-// NULL), $6 its arrival, $7 its object key. Files are kept as a sorted set; complete_at is the arrival that covered the expected set.
+// NULL), $6 its arrival, $7 its object key. Kinds and keys are sets, appended only when new (no sort: reads sort);
+// complete_at is the arrival that covered the expected set.
 const RECORD_ARRIVAL = `
   INSERT INTO exposure_status AS s (base_filename, site, instrument, data_type, files, object_keys, expected, first_seen_at, receiving_at, complete_at)
-  SELECT $1, $2, $3, $4, f.files, ARRAY[$7::text], x.expected, $6::timestamptz, $6::timestamptz, CASE WHEN x.expected <@ f.files THEN $6::timestamptz END
+  SELECT $1, $2, $3, $4, f.files, ARRAY[$7::text], x.expected, $6::timestamptz, $6::timestamptz,
+    CASE WHEN x.expected <@ f.files THEN $6::timestamptz END
   FROM (SELECT CASE WHEN $5::text IS NULL THEN '{}'::text[] ELSE ARRAY[$5::text] END AS files) f,
     (SELECT ${EXPECTED} AS expected) x
   ON CONFLICT (base_filename) DO UPDATE SET
     data_type = excluded.data_type,
     expected = excluded.expected,
-    files = ARRAY(SELECT DISTINCT unnest(s.files || excluded.files) ORDER BY 1),
-    object_keys = ARRAY(SELECT DISTINCT unnest(s.object_keys || excluded.object_keys) ORDER BY 1),
+    files = CASE WHEN excluded.files <@ s.files THEN s.files ELSE s.files || excluded.files END,
+    object_keys = CASE WHEN excluded.object_keys <@ s.object_keys THEN s.object_keys ELSE s.object_keys || excluded.object_keys END,
     first_seen_at = least(s.first_seen_at, excluded.first_seen_at),
     receiving_at = least(s.receiving_at, excluded.receiving_at),
     complete_at = coalesce(s.complete_at, CASE WHEN excluded.expected <@ (s.files || excluded.files) THEN excluded.receiving_at END)
@@ -131,7 +133,7 @@ function toStatus(row: StatusRow, stuckBefore: Date): ExposureStatus {
     data_type: row.data_type,
     status,
     stuck: status !== "complete" && row.first_seen_at < stuckBefore,
-    files: row.files,
+    files: [...row.files].sort(),
     expected: row.expected,
     missing: row.expected.filter((kind) => !row.files.includes(kind)),
     announced_at: iso(row.announced_at),
