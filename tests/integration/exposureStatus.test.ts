@@ -14,6 +14,7 @@ import {
 } from "@archive/core/exposures/archivedEvent";
 import { publishStuckExposures, STUCK_EXPOSURES_METRIC } from "@archive/core/exposures/exposureStatus";
 import type { ArchiveContext } from "@archive/core/platform/context";
+import { createHandler as createCountHandler } from "@archive/functions/countStuckExposures";
 import { createHandler } from "@archive/functions/ingestData";
 import { startEventBusServer, type LocalEventBusServer } from "@archive/local/eventBusServer";
 import { useTestDatabase } from "../support/database";
@@ -243,6 +244,28 @@ describe("exposure status and stuck exposures", () => {
     // Assess
     expect(published).toContainEqual({ site, name: STUCK_EXPOSURES_METRIC, value: 1 });
     expect(published.filter((metric) => metric.site === undefined)).toHaveLength(1);
+  });
+
+  it("the scheduled function counts the stuck exposures and publishes the archived events left unpublished", async () => {
+    // Prepare: one stuck exposure, and a complete one ingested while no bus was configured (no event yet).
+    const { site, base } = newExposure();
+    const { header } = await exposureFiles(base);
+    await deliverUntilDone([[header]]);
+    const { base: completed } = newExposure();
+    const files = await exposureFiles(completed);
+    const withoutBus = createHandler(services.ctx);
+    await withoutBus(sqsBatchOf([files.header, files.fits, files.jpg]), lambdaContext());
+    expect(eventsOf(completed)).toHaveLength(0);
+    const count = createCountHandler(at(minutesLater(3)));
+
+    // Act
+    const result = await count({}, lambdaContext());
+
+    // Assess
+    expect(result.sites).toContainEqual({ site, stuck: 1 });
+    expect(result.archived).toBeGreaterThanOrEqual(1);
+    expect(eventsOf(completed)).toHaveLength(1);
+    expect(statusSchema.parse((await getStatus(completed)).body).archived_at).not.toBeNull();
   });
 
   it("an upload request with a header announces the exposure before any file arrives", async () => {
