@@ -25,7 +25,7 @@ const INGEST_TIMEOUT_SECONDS = 60;
  * expiration stream and sweep, and their dead-letter queues.
  */
 export function Ingest({ stack }: StackContext) {
-  const { bucket: storedBucket, tables, datastreamQueue, environment, config } = use(Storage);
+  const { bucket: storedBucket, tables, datastreamQueue, eventBus, environment, config } = use(Storage);
   const { database, migrations } = use(Database);
   const { alarmTopic } = use(Monitoring);
   // A reference in this stack: the notification resource lands here (no cycle with Storage), and is additive
@@ -206,6 +206,9 @@ export function Ingest({ stack }: StackContext) {
     targets: [new LambdaFunction(sweepExpirations, { retryAttempts: 0 })],
     enabled: expires,
   });
+
+  // The data ingester publishes the exposure-archived event when a file completes an exposure.
+  for (const route of ingest) if (route.id === "Data") eventBus.grantPutEventsTo(route.fn);
 
   for (const fn of [...ingest.map((route) => route.fn), expireData, sweepExpirations]) {
     // New code takes events only after the schema it expects exists.

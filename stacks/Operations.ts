@@ -1,7 +1,14 @@
+import { Metric } from "aws-cdk-lib/aws-cloudwatch";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
-import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import { LambdaFunction, SqsQueue } from "aws-cdk-lib/aws-events-targets";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Duration } from "aws-cdk-lib/core";
 import { use, type StackContext } from "sst/constructs";
-import { alarmOnFunction } from "./alarms";
+import { EXPOSURE_ARCHIVED_DETAIL_TYPE, EXPOSURE_ARCHIVED_SOURCE } from "../packages/core/src/exposures/archivedEvent";
+import { STUCK_EXPOSURES_METRIC } from "../packages/core/src/exposures/exposureStatus";
+import { configSchema } from "../packages/core/src/platform/config";
+import { alarmOnCount, alarmOnFunction } from "./alarms";
 import { Database } from "./Database";
 import { archiveFunction } from "./functions";
 import { Monitoring } from "./Monitoring";
@@ -9,10 +16,12 @@ import { Storage } from "./Storage";
 
 /**
  * Scheduled operations of the archive: the daily count of counter gaps (missing exposures of the previous UTC day per
- * site, metric CounterGaps). The operations routes themselves are in the Api stack.
+ * site, metric CounterGaps), and every 5 minutes the count of stuck exposures (metric StuckExposures, alarmed) with the
+ * sweep of archived events a failed publisher left; and an example consumer of the exposure-archived event. The
+ * operations routes themselves are in the Api stack.
  */
 export function Operations({ stack }: StackContext) {
-  const { environment, config } = use(Storage);
+  const { bucket, eventBus, environment, config } = use(Storage);
   const { database, migrations } = use(Database);
   const { alarmTopic } = use(Monitoring);
 
@@ -37,5 +46,57 @@ export function Operations({ stack }: StackContext) {
   });
   // A gap is for a person to look at, not to page anyone: no alarm on CounterGaps; the function's own failures alarm.
   alarmOnFunction(stack, countCounterGaps.id, countCounterGaps, alarmTopic);
-  return { countCounterGaps };
+
+  const countStuckExposures = archiveFunction(stack, "CountStuckExposures", {
+    handler: "countStuckExposures",
+    memorySize: 256,
+    // Less than the schedule's period, so two runs never overlap.
+    timeoutSeconds: 240,
+    environment,
+    database,
+    connects: true,
+    retainLogs: config.retainData,
+    statements: [
+      // The sweep publishes archived events whose image links it signs: reading data/ is what makes those links work.
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: [bucket.arnForObjects("data/*")] }),
+    ],
+  });
+  eventBus.grantPutEventsTo(countStuckExposures);
+  countStuckExposures.node.addDependency(migrations);
+  new Rule(stack, "StuckExposuresSchedule", {
+    description: "Count stuck exposures per site (metric StuckExposures) and publish archived events left unpublished",
+    schedule: Schedule.rate(Duration.minutes(5)),
+    targets: [new LambdaFunction(countStuckExposures, { retryAttempts: 0 })],
+  });
+  alarmOnFunction(stack, countStuckExposures.id, countStuckExposures, alarmTopic);
+  // The network's total (the function's own dimension, service); the per-site series say where: `npx archive stuck`.
+  const defaults = configSchema.pick({ POWERTOOLS_METRICS_NAMESPACE: true, POWERTOOLS_SERVICE_NAME: true }).parse({});
+  alarmOnCount(
+    stack,
+    "StuckExposuresAlarm",
+    "Exposures are stuck: not complete long after their first file (npx archive stuck)",
+    new Metric({
+      namespace: defaults.POWERTOOLS_METRICS_NAMESPACE,
+      metricName: STUCK_EXPOSURES_METRIC,
+      dimensionsMap: { service: defaults.POWERTOOLS_SERVICE_NAME },
+      statistic: "Maximum",
+      period: Duration.minutes(5),
+    }),
+    alarmTopic,
+  );
+
+  // An example consumer of the exposure-archived event: a rule on the stage's bus feeding a queue a pipeline reads.
+  const archivedExposures = new Queue(stack, "ArchivedExposuresExample", {
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(4),
+  });
+  new Rule(stack, "ArchivedExposuresExampleRule", {
+    description: "Example: every exposure-archived event to the ArchivedExposuresExample queue",
+    eventBus,
+    eventPattern: { source: [EXPOSURE_ARCHIVED_SOURCE], detailType: [EXPOSURE_ARCHIVED_DETAIL_TYPE] },
+    targets: [new SqsQueue(archivedExposures)],
+  });
+  stack.addOutputs({ ArchivedExposuresExampleQueueUrl: archivedExposures.queueUrl });
+  return { countCounterGaps, countStuckExposures };
 }

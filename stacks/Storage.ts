@@ -1,4 +1,5 @@
 import { AttributeType, BillingMode, StreamViewType, Table, type ITable } from "aws-cdk-lib/aws-dynamodb";
+import { EventBus } from "aws-cdk-lib/aws-events";
 import {
   BlockPublicAccess,
   Bucket,
@@ -191,6 +192,8 @@ export function Storage(ctx: StackContext) {
   const bucket = archiveBucket(ctx, config, removalPolicy);
   const archive = archiveTables(ctx, config, removalPolicy);
   const datastream = datastreamQueue(ctx, config);
+  // Downstream pipelines subscribe to the archive's events (the exposure-archived event) with rules on this bus.
+  const eventBus = new EventBus(stack, "ArchiveEvents", { eventBusName: app.logicalPrefixedName("events") });
 
   const environment: ArchiveEnvironment = {
     STAGE: app.stage,
@@ -205,14 +208,16 @@ export function Storage(ctx: StackContext) {
     ALLSKY_RETENTION_DAYS: String(config.allskyRetentionDays),
     MAX_UPLOAD_BYTES: String(config.maxUploadBytes),
     ALLOW_ANONYMOUS_UPLOADS: String(config.allowAnonymousUploads),
+    EVENT_BUS_NAME: eventBus.eventBusName,
   };
 
   stack.addOutputs({
     BucketName: bucket.bucketName,
     DatastreamQueueUrl: datastream.queueUrl,
+    EventBusName: eventBus.eventBusName,
     ShadowMode: String(config.shadow),
     DatabaseSchema: config.shadow ? SHADOW_SCHEMA : LIVE_SCHEMA,
     ...Object.fromEntries(Object.entries(archive).map(([name, table]) => [`${name}TableName`, table.tableName])),
   });
-  return { bucket, tables: archive, datastreamQueue: datastream, environment, config };
+  return { bucket, tables: archive, datastreamQueue: datastream, eventBus, environment, config };
 }

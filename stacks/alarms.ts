@@ -34,3 +34,8 @@ export function alarmOnFunction(scope: Construct, id: string, fn: IFunction, top
   ] as const;
   return metrics.map(([kind, metric]) => alarmAboveZero(scope, `${id}${kind}Alarm`, `${kind} in function ${id}`, metric, topic));
 }
+
+/** Any count above zero of one of the archive's own metrics (e.g. StuckExposures). */
+export function alarmOnCount(scope: Construct, id: string, description: string, metric: IMetric, topic: ITopic): Alarm {
+  return alarmAboveZero(scope, id, description, metric, topic);
+}

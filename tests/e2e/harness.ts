@@ -45,6 +45,7 @@ export const noticeSchema = z.object({
   data: z.object({ s3_directory: z.string(), base_filename: z.string(), site: z.string(), channel: z.number().optional() }),
 });
 export type Notice = z.infer<typeof noticeSchema>;
+const archivedTopicSchema = z.object({ topic: z.literal("exposure-archived") });
 
 export interface NoticeListener {
   notices: Notice[];
@@ -59,7 +60,10 @@ export async function listenForNotices(apiUrl: string, site?: string): Promise<N
   const notices: Notice[] = [];
   const waiters: { predicate: (notice: Notice) => boolean; resolve: (notice: Notice) => void }[] = [];
   socket.on("message", (data: WebSocket.RawData) => {
-    const notice = noticeSchema.parse(JSON.parse(data.toString()));
+    const message: unknown = JSON.parse(data.toString());
+    // The exposure-archived event shares /stream under its own topic; this listener keeps the notices.
+    if (archivedTopicSchema.safeParse(message).success) return;
+    const notice = noticeSchema.parse(message);
     notices.push(notice);
     for (const waiter of waiters.filter((candidate) => candidate.predicate(notice))) waiter.resolve(notice);
   });

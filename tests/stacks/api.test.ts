@@ -74,7 +74,9 @@ describe("the HTTP API", () => {
     expect(properties(operatorAuthorizer)["IdentitySource"] ?? []).toEqual([]);
     expect(JSON.stringify(properties(operatorAuthorizer)["AuthorizerUri"])).toContain(authorizerFunction);
     const operatorRoutes = API_ROUTES.filter((route) => "operatorOnly" in route).map(routeKey);
-    expect(operatorRoutes).toEqual(expect.arrayContaining(["GET /gaps/{site}", "GET /expiry", "PUT /pin/{base_filename}", "DELETE /pin/{base_filename}"]));
+    expect(operatorRoutes).toEqual(
+      expect.arrayContaining(["GET /gaps/{site}", "GET /status/{base_filename}", "GET /stuck", "GET /expiry", "PUT /pin/{base_filename}", "DELETE /pin/{base_filename}"]),
+    );
     for (const key of operatorRoutes) {
       expect(routeTargets()[key], key).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: operatorAuthorizerId } });
     }

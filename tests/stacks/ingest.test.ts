@@ -281,6 +281,7 @@ describe("least privilege", () => {
       "dynamodb:PutItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
+      "events:PutEvents",
       "s3:GetObject",
       "s3:ListBucket",
       "s3:PutObject",

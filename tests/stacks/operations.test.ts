@@ -1,14 +1,28 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { EXPOSURE_ARCHIVED_DETAIL_TYPE, EXPOSURE_ARCHIVED_SOURCE } from "../../packages/core/src/exposures/archivedEvent";
 import { COUNTER_GAPS_METRIC } from "../../packages/core/src/exposures/counterGaps";
+import { STUCK_EXPOSURES_METRIC } from "../../packages/core/src/exposures/exposureStatus";
 import { synthesizeStage } from "./synthesize";
-import { allActions, functionStatements, lambdaFunction, properties, resourceById, resources } from "./templates";
+import { allActions, functionStatements, granting, lambdaFunction, properties, resourceById, resources } from "./templates";
 
 let operations: Template;
+let storage: Template;
+let ingest: Template;
 
 beforeAll(async () => {
-  operations = (await synthesizeStage("test")).templates.Operations;
+  const { templates } = await synthesizeStage("test");
+  operations = templates.Operations;
+  storage = templates.Storage;
+  ingest = templates.Ingest;
 });
+
+/** The alarms on one function's Lambda metrics. */
+const functionAlarms = (functionId: string) =>
+  Object.values(resources(operations, "AWS::CloudWatch::Alarm"))
+    .map(properties)
+    .filter((alarm) => JSON.stringify(alarm["Dimensions"] ?? []).includes(`"Ref":"${functionId}"`));
 
 describe("the daily counter-gaps count", () => {
   it("runs every day at 12:00 UTC, on the CountCounterGaps function", () => {
@@ -41,7 +55,7 @@ describe("the daily counter-gaps count", () => {
 
   it("alarms on the function's errors and throttles, never on the CounterGaps metric itself", () => {
     const [functionId] = resourceById(operations, "AWS::Lambda::Function", "CountCounterGaps");
-    const alarms = Object.values(resources(operations, "AWS::CloudWatch::Alarm")).map(properties);
+    const alarms = functionAlarms(functionId);
     expect(alarms.map((alarm) => alarm["MetricName"]).sort()).toEqual(["Errors", "Throttles"]);
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({
@@ -51,5 +65,85 @@ describe("the daily counter-gaps count", () => {
       });
       expect(alarm["MetricName"]).not.toBe(COUNTER_GAPS_METRIC);
     }
+  });
+});
+
+describe("the stuck-exposures count", () => {
+  it("runs every 5 minutes on the CountStuckExposures function, in the database's network", () => {
+    const [countFunction] = resourceById(operations, "AWS::Lambda::Function", "CountStuckExposures");
+    operations.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(5 minutes)",
+      State: "ENABLED",
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [countFunction, "Arn"] } })],
+    });
+    expect(lambdaFunction(operations, "CountStuckExposures")).toMatchObject({
+      Runtime: "nodejs22.x",
+      Timeout: 240,
+      VpcConfig: { SubnetIds: expect.arrayContaining([expect.anything()]) },
+    });
+  });
+
+  it("may read the database secret, read data/ (the links its events carry) and put events on the stage's bus only", () => {
+    const statements = functionStatements(operations, "CountStuckExposures");
+    expect(allActions(statements)).toEqual(["events:PutEvents", "s3:GetObject", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]);
+    expect(granting(statements, "events:PutEvents").flatMap((statement) => statement.resources)).toEqual([
+      expect.stringMatching(/ArchiveEvents/),
+    ]);
+    expect(granting(statements, "s3:GetObject").flatMap((statement) => statement.resources)).toEqual([expect.stringMatching(/\/data\/\*$/)]);
+    for (const statement of statements) expect(statement.resources).not.toContain("*");
+  });
+
+  it("alarms on StuckExposures above zero, to the stage's alarm topic, and on the function's errors and throttles", () => {
+    const [functionId] = resourceById(operations, "AWS::Lambda::Function", "CountStuckExposures");
+    operations.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: STUCK_EXPOSURES_METRIC,
+      Namespace: "DataArchive",
+      Dimensions: [{ Name: "service", Value: "data-archive" }],
+      Statistic: "Maximum",
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      AlarmActions: [{ "Fn::ImportValue": Match.stringLikeRegexp("AlarmTopic") }],
+    });
+    expect(functionAlarms(functionId).map((alarm) => alarm["MetricName"]).sort()).toEqual(["Errors", "Throttles"]);
+  });
+});
+
+describe("the exposure-archived event", () => {
+  it("has the stage's own bus, named in every function's EVENT_BUS_NAME", () => {
+    const [busId] = resourceById(storage, "AWS::Events::EventBus", "ArchiveEvents");
+    expect(properties(resourceById(storage, "AWS::Events::EventBus", "ArchiveEvents")[1])["Name"]).toBe("test-data-archive-events");
+    const environment = z
+      .object({ Environment: z.object({ Variables: z.record(z.unknown()) }) })
+      .parse(lambdaFunction(operations, "CountStuckExposures")).Environment.Variables;
+    expect(JSON.stringify(environment["EVENT_BUS_NAME"])).toMatch(new RegExp(busId.slice(0, 12)));
+  });
+
+  it("the data ingester may put events on that bus", () => {
+    expect(granting(functionStatements(ingest, "IngestData"), "events:PutEvents").flatMap((statement) => statement.resources)).toEqual([
+      expect.stringMatching(/ArchiveEvents/),
+    ]);
+  });
+
+  it("an example rule sends every exposure-archived event of the bus to the ArchivedExposuresExample queue", () => {
+    const [queueId] = resourceById(operations, "AWS::SQS::Queue", "ArchivedExposuresExample");
+    const [, rule] = resourceById(operations, "AWS::Events::Rule", "ArchivedExposuresExampleRule");
+    expect(properties(rule)).toMatchObject({
+      EventBusName: { "Fn::ImportValue": expect.stringMatching(/ArchiveEvents/) },
+      EventPattern: { source: [EXPOSURE_ARCHIVED_SOURCE], "detail-type": [EXPOSURE_ARCHIVED_DETAIL_TYPE] },
+      Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": [queueId, "Arn"] } })],
+    });
+    // The queue lets EventBridge (this rule only) send to it.
+    operations.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(["sqs:SendMessage"]),
+            Principal: { Service: "events.amazonaws.com" },
+            Condition: { ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": [Match.stringLikeRegexp("ArchivedExposuresExampleRule"), "Arn"] } } },
+          }),
+        ]),
+      },
+    });
   });
 });

@@ -4,6 +4,7 @@ import { DEFAULT_API, headerJson, uploadDemo, uploadFiles } from "./commands";
 import { listDeadLetters, redriveDeadLetters, type DeadLetterTarget } from "./deadLetters";
 import { fetchExpiryPlan, formatExpiryPlan, formatUnpinned, pinExposure, unpinExposure } from "./expiry";
 import { fetchGaps, formatGaps } from "./operations";
+import { fetchStatus, fetchStuck, formatStatus, formatStuck } from "./exposureStatus";
 import { SITE_PATTERN, UPLOAD_DIRECTORIES, type UploadDirectory } from "@archive/core/names/fileName";
 
 /** `archive <command>`: argument parsing and exit codes only; the work is in commands.ts. */
@@ -17,10 +18,12 @@ const USAGE = `usage:
   archive expire --dry-run [--site S] [--json] [--api URL] [--token T]
   archive pin <base_filename> [--note N] [--api URL] [--token T]
   archive unpin <base_filename> [--api URL] [--token T]
+  archive status <base_filename> [--json] [--api URL] [--token T]
+  archive stuck [--site S] [--json] [--api URL] [--token T]   (also: archive status --stuck [--site S])
 
 --api defaults to $ARCHIVE_API or ${DEFAULT_API} (the local archive, which accepts anonymous uploads);
---token defaults to $ARCHIVE_TOKEN (a deployed stage needs a site token to upload, an operator token for gaps,
-expire, pin and unpin);
+--token defaults to $ARCHIVE_TOKEN (a deployed stage needs a site token to upload, an operator token for the operations:
+gaps, status, stuck, expire, pin and unpin);
 --queue is a deployed stage's dead-letter queue (its Ingest stack's …DeadLetterQueueUrl output), read with your AWS
 credentials.`;
 
@@ -148,6 +151,26 @@ async function run(argv: string[]): Promise<number> {
       }
       if (values.note !== undefined) throw new UsageError("--note is for pin");
       process.stdout.write(`${formatUnpinned(await unpinExposure(target(values), base))}\n`);
+      return 0;
+    }
+    case "status":
+    case "stuck": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { stuck: { type: "boolean", default: false }, site: { type: "string" }, json: { type: "boolean", default: false }, api: { type: "string" }, token: { type: "string" } },
+      });
+      if (command === "stuck" || values.stuck) {
+        if (positionals.length > 0) throw new UsageError("stuck takes no base filename");
+        if (values.site !== undefined && !SITE_PATTERN.test(values.site)) throw new UsageError("--site is 3 to 6 letters or digits");
+        const stuck = await fetchStuck(target(values), values.site);
+        process.stdout.write(`${values.json ? JSON.stringify(stuck, null, 2) : formatStuck(stuck)}\n`);
+        return 0;
+      }
+      const [baseFilename, ...extra] = positionals;
+      if (baseFilename === undefined || extra.length > 0 || values.site !== undefined) throw new UsageError("status needs exactly one base filename, or --stuck");
+      const status = await fetchStatus(target(values), baseFilename);
+      process.stdout.write(`${values.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
       return 0;
     }
     case "header": {

@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
+import { z } from "zod";
 import { downloadRoutes } from "@archive/core/api/downloadRoutes";
 import { operationRoutes } from "@archive/core/api/operationRoutes";
 import { readRoutes } from "@archive/core/api/readRoutes";
@@ -22,6 +23,7 @@ import { startDynamoServer, type LocalDynamoServer } from "./dynamoServer";
 import { createLocalHttpServer } from "./httpServer";
 import { s3EventRecord } from "./lambdaEvents";
 import { createNoticeStream } from "./noticeStream";
+import { startEventBusServer, type LocalEventBusServer } from "./eventBusServer";
 import { assertPortsFree, localPorts, type LocalPorts } from "./ports";
 import { startS3Server, type LocalS3Server } from "./s3Server";
 import { startSchedules, type LocalSchedules, type ScheduleRun } from "./schedules";
@@ -88,6 +90,12 @@ const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const DATASTREAM_QUEUE = "datastreamIncomingQueue-local";
 const DEFAULT_FUNCTION_CONCURRENCY = 4;
 const DAY_MS = 86_400_000;
+/** The local archive's event bus, and how soon an exposure is stuck there (30 minutes on a deployed stage). */
+const LOCAL_EVENT_BUS = "local-archive-events";
+const LOCAL_STUCK_AFTER_MINUTES = 2;
+/** The /stream topic of the exposure-archived event (notices keep their own topics). */
+export const EXPOSURE_ARCHIVED_TOPIC = "exposure-archived";
+
 /** The queues' messages until handled, under the state directory (messageJournal.ts). */
 const QUEUE_JOURNAL = "queues.jsonl";
 
@@ -98,6 +106,7 @@ function archiveEnvironment(
   sqs: LocalSqsServer,
   databaseUrl: string,
   options: LocalArchiveOptions,
+  eventBus: LocalEventBusServer,
 ): ArchiveEnvironment & Record<string, string> {
   const tableVariables = Object.fromEntries(
     (Object.keys(tables) as TableName[]).map((name) => [tables[name].configKey, dynamo.tableNames[name]]),
@@ -121,6 +130,11 @@ function archiveEnvironment(
     S3_PUBLIC_ENDPOINT: s3.endpoint,
     DYNAMODB_ENDPOINT: dynamo.endpoint,
     SQS_ENDPOINT: sqs.endpoint,
+    // The exposure-archived event goes to the EventBridge stand-in, and from there to /stream.
+    EVENT_BUS_NAME: LOCAL_EVENT_BUS,
+    EVENTBRIDGE_ENDPOINT: eventBus.endpoint,
+    // Short enough to see an exposure become stuck in a demo.
+    STUCK_AFTER_MINUTES: String(LOCAL_STUCK_AFTER_MINUTES),
   };
 }
 
@@ -187,6 +201,8 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     started.push({ name: "dynalite", close: () => dynamo.close() });
     const sqs = await startSqsServer({ port: ports.sqs });
     started.push({ name: "SQS stand-in", close: () => sqs.close() });
+    const eventBus = await startEventBusServer();
+    started.push({ name: "EventBridge stand-in", close: () => eventBus.close() });
     let postgres: EmbeddedPostgres | undefined;
     if (embedded) {
       postgres = await startEmbeddedPostgres({ dataDir: join(stateDir, "postgres"), port: ports.postgres });
@@ -196,7 +212,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     const databaseUrl = options.databaseUrl ?? postgres?.url;
     if (databaseUrl === undefined) throw new Error("no database URL");
 
-    const environment = archiveEnvironment(s3, dynamo, sqs, databaseUrl, options);
+    const environment = archiveEnvironment(s3, dynamo, sqs, databaseUrl, options, eventBus);
     const config = parseConfig(environment);
     // The in-process part (API, TTL sweep) runs the same core with the same configuration as the function environments.
     const ctx = createArchiveContext(config, { credentials: CREDENTIALS });
@@ -238,6 +254,11 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       if (message.queueUrl === datastreamQueue) stream.publish(message.body);
     });
     started.push({ name: "notice stream", close: async () => unsubscribeNotices() });
+    const unsubscribeEvents = eventBus.onEvent((event) => {
+      const site = z.object({ site: z.string() }).safeParse(event.detail);
+      stream.publish(JSON.stringify({ topic: EXPOSURE_ARCHIVED_TOPIC, site: site.success ? site.data.site : "", data: event.detail }));
+    });
+    started.push({ name: "event stream", close: async () => unsubscribeEvents() });
 
     const ttl = startTtlEmulation({
       dynamo: ctx.dynamo,

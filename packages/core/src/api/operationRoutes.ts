@@ -5,6 +5,7 @@ import type { ArchiveContext } from "../platform/context";
 import { expiryRoutes } from "./expiryRoutes";
 import { param, type RouteHandlers } from "./handleRequest";
 import { parseInput } from "./requests";
+import { statusRoutes } from "./statusRoutes";
 
 const gapsQuerySchema = z.object({ day: z.string({ required_error: "is required: YYYYMMDD" }) });
 
@@ -19,4 +20,5 @@ export const operationRoutes: RouteHandlers<ArchiveContext> = {
     return counterGaps(ctx.db, site, assertObservingDay(day));
   },
   ...expiryRoutes,
+  ...statusRoutes,
 };

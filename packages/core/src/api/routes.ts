@@ -55,6 +55,8 @@ export const API_ROUTES = [
   { method: "GET", path: "/expiry", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
   { method: "PUT", path: "/pin/{base_filename}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
   { method: "DELETE", path: "/pin/{base_filename}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "GET", path: "/status/{base_filename}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "GET", path: "/stuck", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
 ] as const satisfies readonly ApiRoute[];
 
 /** "METHOD /path", as API Gateway names a route. */

@@ -1,4 +1,5 @@
 import { imageFieldsFromJson } from "../exposures/imageRecord";
+import { recordAnnouncement } from "../exposures/exposureStatus";
 import { recordHeader } from "../exposures/imageStore";
 import { assignChannel } from "../infoImages/infoChannels";
 import type { ArchiveContext } from "../platform/context";
@@ -18,6 +19,7 @@ export async function requestUpload(ctx: ArchiveContext, request: UploadRequest,
     // Info and allsky images live in DynamoDB, not in `images`; their headers arrive as .txt files.
     if (key.directory !== "data") throw new InvalidInputError("header is only accepted for data uploads", "header");
     await recordHeader(ctx.db, key, imageFieldsFromJson(request.header), ctx.clock());
+    await recordAnnouncement(ctx.db, key, ctx.clock());
   }
   if (key.directory === "info-images") {
     await assignChannel(ctx, key.site, request.info_channel, key.baseFilename);

@@ -66,6 +66,11 @@ export const configSchema = z.object({
   /** Sites that uploaded without a token: count and last time, per site (see ALLOW_ANONYMOUS_UPLOADS). */
   ANONYMOUS_UPLOADS_TABLE: z.string().min(1).default("anonymous-uploads"),
 
+  /** An exposure not complete this long after it was first seen (announced or its first file) is stuck. */
+  STUCK_AFTER_MINUTES: z.coerce.number().positive().default(30),
+  /** The stage's EventBridge bus the exposure-archived event goes to; unset, no event is published. */
+  EVENT_BUS_NAME: z.string().min(1).optional(),
+
   /** Structured logs and metrics: the service they are filed under. */
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default("data-archive"),
   POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).default("DataArchive"),
@@ -78,6 +83,7 @@ export const configSchema = z.object({
   S3_PUBLIC_ENDPOINT: optionalUrl,
   DYNAMODB_ENDPOINT: optionalUrl,
   SQS_ENDPOINT: optionalUrl,
+  EVENTBRIDGE_ENDPOINT: optionalUrl,
 });
 
 export type ArchiveConfig = z.infer<typeof configSchema>;

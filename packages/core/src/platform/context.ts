@@ -2,6 +2,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { Kysely } from "kysely";
 import type { Database } from "../exposures/imagesTable";
 import type { ArchiveConfig } from "./config";
@@ -22,6 +23,8 @@ export interface AwsContext {
   s3Public: S3Client;
   dynamo: DynamoDBDocumentClient;
   sqs: SQSClient;
+  /** The stage's event bus (EVENT_BUS_NAME), for the exposure-archived event. */
+  events: EventBridgeClient;
   /** Now; tests and the local archive's TTL emulation may move it. */
   clock: () => Date;
   log: Logger;
@@ -38,7 +41,7 @@ export type ContextOverrides = Partial<Pick<AwsContext, "clock" | "log" | "metri
 };
 
 type Client = Pick<S3Client, "destroy">;
-type ClientName = "s3" | "s3Public" | "dynamo" | "sqs";
+type ClientName = "s3" | "s3Public" | "dynamo" | "sqs" | "events";
 
 /** The clients a context has built so far, for closeClients; a context without an entry has plain client fields. */
 const builtClients = new WeakMap<AwsContext, () => Client[]>();
@@ -68,7 +71,10 @@ export function createAwsContext(config: ArchiveConfig, overrides: ContextOverri
     ),
   );
   const sqs = onFirstUse(() => new SQSClient({ ...common, ...(config.SQS_ENDPOINT ? { endpoint: config.SQS_ENDPOINT } : {}) }));
-  const clients: Record<ClientName, { built: () => Client | undefined }> = { s3, s3Public, dynamo, sqs };
+  const events = onFirstUse(
+    () => new EventBridgeClient({ ...common, ...(config.EVENTBRIDGE_ENDPOINT ? { endpoint: config.EVENTBRIDGE_ENDPOINT } : {}) }),
+  );
+  const clients: Record<ClientName, { built: () => Client | undefined }> = { s3, s3Public, dynamo, sqs, events };
   const ctx: AwsContext = {
     config,
     tables: stageTableNames(config),
@@ -84,6 +90,9 @@ export function createAwsContext(config: ArchiveConfig, overrides: ContextOverri
     get sqs() {
       return sqs.get();
     },
+    get events() {
+      return events.get();
+    },
     clock: overrides.clock ?? (() => new Date()),
     log: overrides.log ?? createLogger(config),
     metrics: overrides.metrics ?? createMetrics(config),
@@ -94,6 +103,6 @@ export function createAwsContext(config: ArchiveConfig, overrides: ContextOverri
 
 /** Releases the context's SDK clients, only those it has built; a database pool is closed by whoever created it (`db.destroy()`). */
 export function closeClients(ctx: AwsContext): void {
-  const built = builtClients.get(ctx)?.() ?? [ctx.s3, ctx.s3Public, ctx.dynamo, ctx.sqs];
+  const built = builtClients.get(ctx)?.() ?? [ctx.s3, ctx.s3Public, ctx.dynamo, ctx.sqs, ctx.events];
   for (const client of new Set(built)) client.destroy();
 }
