@@ -26,7 +26,8 @@ describe("the dashboard", () => {
       throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium (apt-get install -y chromium)`);
     }
     state = await tempStateDir("dashboard");
-    archive = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path });
+    // Stuck after 3 s, so the operator panel's stuck list fills within the test.
+    archive = await startLocalArchive({ port: await findFreePortRange(), stateDir: state.path, stuckAfterMinutes: 0.05 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -82,5 +83,42 @@ describe("the dashboard", () => {
     expect(await page.locator(".channel.filled").count()).toBe(1);
     expect(await page.locator(".night-exposure").count()).toBe(exposuresBefore + 1);
     expect((await readFile(screenshot)).subarray(1, 4).toString()).toBe("PNG");
+  });
+
+  it("shows each exposure's status on its card, and panels for the stuck exposures and the counter gaps of the site", async () => {
+    const opsSite = uniqueSite();
+    const captureTime = new Date();
+    const upload = async (counter: number, keep: (name: string) => boolean) => {
+      const exposure = await demoExposure({ site: opsSite, counter, captureTime, seed: counter, jpgWidth: 120 });
+      for (const file of exposure.files.filter((candidate) => keep(candidate.name))) {
+        await uploadFile({ api: archive.url }, { fileName: file.name, bytes: file.bytes, directory: "data" });
+      }
+      return exposure.baseFilename;
+    };
+    // Counter 700 arrives whole; 703 never gets its FITS (stuck); 701 and 702 never arrive (a gap).
+    const complete = await upload(700, () => true);
+    const incomplete = await upload(703, (name) => !name.endsWith(".fits.bz2"));
+    await archive.dispatcher.whenIdle();
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    await page.goto(`${archive.url}/?site=${opsSite}`);
+    const badge = (base: string) => page.locator(`.exposure[data-base="${base}"] .status`);
+    await badge(complete).and(page.locator('[data-status="complete"]')).waitFor({ timeout: 15_000 });
+    await badge(incomplete).and(page.locator('[data-status="stuck"]')).waitFor({ timeout: 15_000 });
+    const stuckItem = page.locator(`#stuck li[data-base="${incomplete}"]`);
+    await stuckItem.waitFor({ timeout: 15_000 });
+    const gapItem = page.locator('#gaps li[data-instrument="demo01"]');
+    await gapItem.first().waitFor({ timeout: 15_000 });
+    await mkdir(join(repoRoot, "test-results"), { recursive: true });
+    await page.screenshot({ path: join(repoRoot, "test-results", "dashboard-operations.png"), fullPage: true });
+
+    expect(await badge(complete).textContent()).toBe("complete");
+    expect(await badge(incomplete).textContent()).toBe("stuck");
+    expect(await badge(incomplete).getAttribute("title")).toBe("missing: fits_small");
+    expect(await stuckItem.textContent()).toContain("missing fits_small");
+    expect(await page.locator("#stuck li").count()).toBe(1);
+    expect(await gapItem.allTextContents()).toEqual(["demo01 00000701–00000702"]);
+    expect(await page.locator("#gaps-day").textContent()).toBe(`(${complete.split("-")[2]})`);
   });
 });

@@ -50,6 +50,8 @@ export interface LocalArchiveOptions {
   functionConcurrency?: number;
   /** Whether uploads without a site token are accepted (default true: a laptop has no tokens yet). */
   allowAnonymousUploads?: boolean;
+  /** How soon an incomplete exposure is stuck (default 2 minutes, so a demo shows it; 30 on a deployed stage). */
+  stuckAfterMinutes?: number;
   /** The handlers' log level (default: Powertools' own, from POWERTOOLS_LOG_LEVEL). */
   logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR" | "SILENT";
 }
@@ -134,7 +136,7 @@ function archiveEnvironment(
     EVENT_BUS_NAME: LOCAL_EVENT_BUS,
     EVENTBRIDGE_ENDPOINT: eventBus.endpoint,
     // Short enough to see an exposure become stuck in a demo.
-    STUCK_AFTER_MINUTES: String(LOCAL_STUCK_AFTER_MINUTES),
+    STUCK_AFTER_MINUTES: String(options.stuckAfterMinutes ?? LOCAL_STUCK_AFTER_MINUTES),
   };
 }
 

@@ -72,6 +72,7 @@ function exposureCard(image, fresh) {
     element("a", { href: image.jpg_url || "#", target: "_blank", rel: "noopener" }, [picture]),
     element("div", { class: "meta" }, [
       element("div", { class: "name", text: image.base_filename }),
+      element("div", { class: "row" }, [element("span", { text: "status" }), element("span", {}, [statusBadge(image.base_filename)])]),
       row("time", utc(image.capture_date)),
       row("filter", image.filter_used ?? "—"),
       row("exposure", image.exposure_time === null ? "—" : `${image.exposure_time} s`),
@@ -84,6 +85,28 @@ function exposureCard(image, fresh) {
   return card;
 }
 
+// Each card's badge is filled from GET /status/{base_filename}; a stuck exposure shows "stuck" over its status.
+function statusBadge(base) {
+  return element("span", { class: "status", "data-status-of": base, "data-status": "unknown", text: "…" });
+}
+
+function showStatus(badge, status) {
+  const shown = status.stuck ? "stuck" : status.status;
+  badge.dataset.status = shown;
+  badge.textContent = shown;
+  badge.title = status.missing?.length ? `missing: ${status.missing.join(", ")}` : "every expected file is here";
+}
+
+async function loadStatuses() {
+  const badges = [...document.querySelectorAll("[data-status-of]")];
+  await Promise.all(
+    badges.map(async (badge) => {
+      const status = await getJson(`/status/${encodeURIComponent(badge.dataset.statusOf)}`);
+      if (status) showStatus(badge, status);
+    }),
+  );
+}
+
 async function loadExposures() {
   const site = state.site;
   const images = (await getJson(`/${encodeURIComponent(site)}/latest_images/${LATEST_COUNT}`)) ?? [];
@@ -93,6 +116,56 @@ async function loadExposures() {
   state.known = new Set(images.map((image) => image.base_filename + image.jpg_small_exists));
   $("exposures-empty").hidden = images.length > 0;
   $("latest-count").textContent = images.length ? `(${images.length})` : "";
+  await loadStatuses();
+}
+
+const ago = (iso) => {
+  const minutes = Math.round((Date.now() - Date.parse(iso)) / 60_000);
+  return minutes < 60 ? `${minutes} min ago` : `${Math.round(minutes / 60)} h ago`;
+};
+const counter = (n) => String(n).padStart(8, "0");
+
+function listIssues(id, items, render) {
+  $(id).replaceChildren(...items.map(render));
+  $(`${id}-empty`).hidden = items.length > 0;
+}
+
+/** The operator's panel: the site's stuck exposures, the counter gaps of its newest exposure's day, its quarantine. */
+async function loadAttention() {
+  const site = state.site;
+  const query = `site=${encodeURIComponent(site)}`;
+  const newest = ((await getJson(`/${encodeURIComponent(site)}/latest_images/1`)) ?? [])[0];
+  const day = newest?.base_filename.split("-")[2];
+  const [stuck, gaps, quarantine] = await Promise.all([
+    getJson(`/stuck?${query}`),
+    day ? getJson(`/gaps/${encodeURIComponent(site)}?day=${day}`) : undefined,
+    getJson(`/quarantine?${query}`),
+  ]);
+  if (site !== state.site) return;
+  const stuckExposures = stuck?.exposures ?? [];
+  $("stuck-count").textContent = stuckExposures.length ? `(${stuckExposures.length})` : "";
+  listIssues("stuck", stuckExposures, (exposure) =>
+    element("li", { "data-base": exposure.base_filename }, [
+      element("span", { class: "key", text: exposure.base_filename }),
+      element("span", { class: "muted", text: `${exposure.status} since ${ago(exposure.announced_at ?? exposure.receiving_at)} · missing ${exposure.missing.join(", ")}` }),
+    ]),
+  );
+  $("gaps-day").textContent = day ? `(${day})` : "";
+  const gapLines = (gaps?.instruments ?? []).flatMap(({ instrument, missing }) =>
+    missing.map((range) => ({ instrument, text: range.from === range.to ? counter(range.from) : `${counter(range.from)}–${counter(range.to)}` })),
+  );
+  listIssues("gaps", gapLines, (gap) =>
+    element("li", { "data-instrument": gap.instrument }, [element("span", { class: "key", text: `${gap.instrument} ${gap.text}` })]),
+  );
+  const refused = quarantine?.objects ?? [];
+  $("quarantine-count").textContent = refused.length ? `(${refused.length})` : "";
+  listIssues("quarantine", refused, (entry) =>
+    element("li", { "data-key": entry.key }, [
+      element("span", { class: "key", text: entry.key }),
+      element("span", { class: "muted", text: `${entry.reason} · ${ago(entry.quarantined_at)}` }),
+      element("span", { class: "muted", text: entry.error }),
+    ]),
+  );
 }
 
 /** The observing night of a moment: noon to noon UTC around it, as `YYYY-MM-DD HH:mm:ss` the frontend sends. */
@@ -184,7 +257,7 @@ function report(error) {
 }
 
 function refreshAll() {
-  return Promise.all([loadExposures(), loadNight(), loadChannels(), loadUploads()]).catch(report);
+  return Promise.all([loadExposures(), loadNight(), loadChannels(), loadUploads(), loadAttention()]).catch(report);
 }
 
 // Several files of one exposure arrive together; one refresh per burst is enough.
@@ -194,7 +267,7 @@ function refreshSoon(notice) {
   pending = setTimeout(() => {
     const work = [loadUploads()];
     if (notice.data?.s3_directory === "info-images") work.push(loadChannels());
-    else work.push(loadExposures(), loadNight());
+    else work.push(loadExposures(), loadNight(), loadAttention());
     Promise.all(work).catch(report);
   }, 250);
 }
@@ -235,3 +308,5 @@ state.site ||= "tst";
 renderSites();
 await refreshAll();
 connect();
+// An exposure turns stuck with time alone, when nothing arrives: no notice says so.
+setInterval(() => Promise.all([loadStatuses(), loadAttention()]).catch(report), 20_000);
