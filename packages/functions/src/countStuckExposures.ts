@@ -1,8 +1,8 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
-import { publishUnarchivedExposures } from "@archive/core/exposures/archivedEvent";
-import { publishStuckExposures, type StuckCount } from "@archive/core/exposures/exposureStatus";
+import { superviseExposures } from "@archive/core/exposures/archivedEvent";
+import type { StuckCount } from "@archive/core/exposures/exposureStatus";
 import { createArchiveContext } from "@archive/core/platform/archiveContext";
 import { configFromEnvironment } from "@archive/core/platform/config";
 import type { ArchiveContext } from "@archive/core/platform/context";
@@ -15,5 +15,5 @@ export const createHandler = (ctx: ArchiveContext) =>
   middy<unknown, StuckCount & { archived: number }>()
     .use(injectLambdaContext(ctx.log, { resetKeys: true }))
     .use(logMetrics(ctx.metrics))
-    .handler(async () => ({ ...(await publishStuckExposures(ctx)), archived: await publishUnarchivedExposures(ctx) }));
+    .handler(() => superviseExposures(ctx));
 export const handler = createHandler(createArchiveContext(configFromEnvironment()));

@@ -8,6 +8,7 @@ import { readRoutes } from "@archive/core/api/readRoutes";
 import { uploadRoutes } from "@archive/core/api/uploadRoutes";
 import { INGEST_ROUTES } from "@archive/core/deliveries/pipelines";
 import { sweepDueExpirations } from "@archive/core/expirations/expirations";
+import { superviseExposures } from "@archive/core/exposures/archivedEvent";
 import { publishCounterGaps } from "@archive/core/exposures/counterGaps";
 import { createArchiveContext } from "@archive/core/platform/archiveContext";
 import { parseConfig, type ArchiveEnvironment } from "@archive/core/platform/config";
@@ -272,7 +273,10 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
 
     // The stage's scheduled functions (stacks/Operations.ts), run in this process on the same core.
     const schedules = startSchedules(
-      [{ name: "counter-gaps", everyMs: DAY_MS, atStart: true, run: (now) => publishCounterGaps(ctx, now) }],
+      [
+        { name: "counter-gaps", everyMs: DAY_MS, atStart: true, run: (now) => publishCounterGaps(ctx, now) },
+        { name: "stuck-exposures", everyMs: 5 * 60_000, atStart: true, run: () => superviseExposures(ctx) },
+      ],
       ctx.clock,
     );
     started.push({ name: "scheduled jobs", close: () => schedules.stop() });

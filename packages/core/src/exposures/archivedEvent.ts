@@ -5,6 +5,7 @@ import { toImagePackage, type ImagePackage } from "../api/packages";
 import type { ArchiveContext } from "../platform/context";
 import { TransientError } from "../platform/errors";
 import { describeError } from "../platform/logger";
+import { publishStuckExposures, type StuckCount } from "./exposureStatus";
 import { findImage } from "./imageQueries";
 
 /**
@@ -219,4 +220,12 @@ async function releaseClaim(ctx: EventContext, baseFilename: string, cause: unkn
     // The claim then lapses after its lease, and a later delivery or the sweep publishes.
     ctx.log.warn("an archived event's claim could not be given back", { error: describeError(error), cause: describeError(cause) });
   }
+}
+
+/**
+ * The exposures' watch, every few minutes (CountStuckExposures in AWS, a scheduled job locally): the stuck count per
+ * site, and the archived events a failed or lost publisher left.
+ */
+export async function superviseExposures(ctx: ArchiveContext): Promise<StuckCount & { archived: number }> {
+  return { ...(await publishStuckExposures(ctx)), archived: await publishUnarchivedExposures(ctx) };
 }
