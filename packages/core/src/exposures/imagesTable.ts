@@ -1,5 +1,6 @@
 import { sql, type ColumnType, type Generated, type Insertable, type RawBuilder, type Selectable } from "kysely";
 import type { FileFlagColumn } from "../names/fileName";
+import type { GeneratedPreviewsTable } from "../previews/generatedPreviewsTable";
 
 /**
  * The `images` table, one row per exposure: the replaced system's columns (our contract with the frontend's API) plus
@@ -46,6 +47,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 
 export interface Database {
   images: ImagesTable;
+  generated_previews: GeneratedPreviewsTable;
 }
 
 /** The columns a header sets (from a txt, a fits file's own header, or the header sent with an upload request). */

@@ -6,6 +6,7 @@ import * as headerJson from "./migrations/2025_01_03_0000_header_json";
 import * as jpgMediumReduction from "./migrations/2025_02_01_0000_jpg_medium_reduction";
 import * as contractRows from "./migrations/2025_03_01_0000_contract_rows";
 import * as readIndexes from "./migrations/2025_03_02_0000_read_indexes";
+import * as generatedPreviews from "./migrations/2026_11_30_0003_generated_previews";
 import { MigrationPaused, OnlineRun, type OnlineMigration, type OnlineOptions } from "./migrations/online";
 import { ArchiveError } from "./errors";
 import type { Logger } from "./logger";
@@ -18,6 +19,7 @@ export const migrations: Readonly<Record<string, OnlineMigration>> = {
   "2025_02_01_0000_jpg_medium_reduction": jpgMediumReduction,
   "2025_03_01_0000_contract_rows": contractRows,
   "2025_03_02_0000_read_indexes": readIndexes,
+  "2026_11_30_0003_generated_previews": generatedPreviews,
 };
 
 export type MigrationName = keyof typeof migrations;
