@@ -11,9 +11,10 @@ import { alarmOnDeadLetters } from "./alarms";
 import { archiveFunction, type DatabaseAccess } from "./functions";
 
 /**
- * bench/previews.ts: a 9576×6388 16-bit frame's preview (decode the .fits.fz, zscale, resize, encode) peaks at ~0.6 GB
- * of RSS and takes seconds of one core; 2048 MB leaves room for the .fits.bz2 fallback (the compressed file, the
- * inflated one and the image at once) and gives more than one vCPU.
+ * bench/previews.ts: a 9576×6388 16-bit frame's preview (decode the .fits.fz, zscale, resize, encode) peaks at ~415 MB
+ * of RSS and takes ~2.5 s of one core. 2048 MB leaves room for the .fits.bz2 fallback (the compressed file, the
+ * inflated one and the image at once) and buys more than one vCPU: at 1024 MB the same work would take about twice as
+ * long for the same GB-seconds.
  */
 export const PREVIEWS_MEMORY_MB = 2048;
 /** The .fits.bz2 fallback inflates ~120 MB with the JavaScript bzip2 decoder: tens of seconds. */
