@@ -53,7 +53,7 @@ describe("previews from FITS in the local archive", () => {
     await local.dispatcher.whenIdle();
     const early = await db.query("select jpg_medium_exists from images where base_filename = $1", [base]);
 
-    const row = await until("the preview", 25_000, async () => {
+    const row = await until("the preview", 30_000, async () => {
       const result = await db.query<{ jpg_medium_exists: boolean; jpg_small_exists: boolean }>(
         "select jpg_medium_exists, jpg_small_exists from images where base_filename = $1 and jpg_small_exists",
         [base],
@@ -65,7 +65,8 @@ describe("previews from FITS in the local archive", () => {
     expect(early.rows).toEqual([{ jpg_medium_exists: false }]);
     expect(row).toEqual({ jpg_medium_exists: true, jpg_small_exists: true });
     expect(elapsed).toBeGreaterThanOrEqual(10_000);
-    expect(elapsed).toBeLessThan(20_000);
+    // ~12 s here: the 10 s delay, then the check, the jpg's and the thumbnail's ingestion; the bound allows a busy machine.
+    expect(elapsed).toBeLessThan(25_000);
     const generated = await db.query("select source_key, jpg_key from generated_previews where base_filename = $1", [base]);
     expect(generated.rows).toEqual([{ source_key: `data/${base}-EX10.fits.fz`, jpg_key: `data/${base}-EX10.jpg` }]);
     const health = await fetchHealth(local.url);
