@@ -29,6 +29,8 @@ async function loadBench(name: BenchName): Promise<Bench> {
       return (await import("./conversions")).benchConversions;
     case "awsCalls":
       return (await import("./awsCalls")).benchAwsCalls;
+    case "previews":
+      return (await import("./previews")).benchPreviews;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Row } from "./harness";
 
-export const benchNames = ["names", "headers", "database", "thumbnails", "endToEnd", "coldStart", "reads", "conversions", "awsCalls"] as const;
+export const benchNames = ["names", "headers", "database", "thumbnails", "endToEnd", "coldStart", "reads", "conversions", "awsCalls", "previews"] as const;
 export type BenchName = (typeof benchNames)[number];
 
 export interface BenchOptions {

@@ -15,6 +15,7 @@ import { Database } from "./Database";
 import { archiveFunction } from "./functions";
 import { tableActions, tableStatement } from "./permissions";
 import { Monitoring } from "./Monitoring";
+import { fitsPreviews } from "./previews";
 import { sharpLayer } from "./sharpLayer";
 import { Storage } from "./Storage";
 
@@ -132,6 +133,13 @@ export function Ingest({ stack }: StackContext) {
     }),
   }));
 
+  // Previews from FITS; not in shadow mode, whose bucket is the running system's (no jpg may be written there).
+  const ingestData = ingest.find((route) => route.id === "Data")?.fn;
+  const previews =
+    ingestData && !config.shadow
+      ? fitsPreviews(stack, { bucket, environment, database, sharp: layer, retainLogs, alarmTopic, ingestData })
+      : undefined;
+
   // Expiring an exposure lists its objects by base filename, then deletes them; allsky images expire too. In shadow
   // mode nothing expires: the objects are the running system's, and it deletes them itself.
   const expiringPrefixes = ["data/", "info-images/", "allsky/"];
@@ -210,7 +218,7 @@ export function Ingest({ stack }: StackContext) {
   // The data ingester publishes the exposure-archived event when a file completes an exposure.
   for (const route of ingest) if (route.id === "Data") eventBus.grantPutEventsTo(route.fn);
 
-  for (const fn of [...ingest.map((route) => route.fn), expireData, sweepExpirations]) {
+  for (const fn of [...ingest.map((route) => route.fn), expireData, sweepExpirations, ...(previews ? [previews.makePreviews] : [])]) {
     // New code takes events only after the schema it expects exists.
     fn.node.addDependency(migrations);
     alarmOnFunction(stack, fn.id, fn, alarmTopic);
@@ -224,6 +232,7 @@ export function Ingest({ stack }: StackContext) {
       ]),
     ),
     ExpirationDeadLetterQueueUrl: expirationDeadLetters.queueUrl,
+    ...(previews ? { PreviewsQueueUrl: previews.queue.queueUrl, PreviewsDeadLetterQueueUrl: previews.deadLetters.queueUrl } : {}),
   });
   return { sharpLayer: layer };
 }

@@ -19,6 +19,7 @@ const handlers = [
   ["Ingest", "IngestAllsky", "ingestAllsky"],
   ["Ingest", "ExpireData", "expireData"],
   ["Ingest", "SweepExpirations", "sweepExpirations"],
+  ["Ingest", "MakePreviews", "makePreviews"],
   ["Database", "Migrate", "migrate"],
   ["Operations", "CountCounterGaps", "countCounterGaps"],
   ["Operations", "CountStuckExposures", "countStuckExposures"],
@@ -81,6 +82,7 @@ describe("npm run synth", () => {
       "IngestData",
       "ExpireData",
       "SweepExpirations",
+      "MakePreviews",
       "Migrate",
       "CountCounterGaps",
       "CountStuckExposures",
@@ -89,7 +91,7 @@ describe("npm run synth", () => {
       "ApiDownload",
       "ApiOperations",
     ]);
-    const thumbnailMakers = new Set(["IngestData", "IngestInfoImages", "IngestAllsky", "ApiDownload"]);
+    const thumbnailMakers = new Set(["IngestData", "IngestInfoImages", "IngestAllsky", "ApiDownload", "MakePreviews"]);
     for (const [stack, id, handler] of handlers) {
       const code = await readFile(path.join(bundleOf(stack, id), "packages", "functions", "src", `${handler}.mjs`), "utf8");
       // pg names its optional native binding, and kysely its query node kinds, in strings minification keeps.

@@ -109,6 +109,8 @@ describe("notices go to the queue each stage's readers use", () => {
     expect(queueUrl).toMatch(new RegExp(`/123456789012/${PRODUCTION_NOTICE_QUEUE}$`));
     expect(granting(functionStatements(switched.Ingest, "IngestData"), "sqs:SendMessage").flatMap((s) => s.resources)).toEqual([
       `arn:<AWS::Partition>:sqs:us-east-1:123456789012:${PRODUCTION_NOTICE_QUEUE}`,
+      // once switched, previews from FITS are made (stacks/previews.ts)
+      expect.stringMatching(/^<PreviewsQueue[0-9A-F]{8}\.Arn>$/),
     ]);
   });
 

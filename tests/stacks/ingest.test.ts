@@ -304,6 +304,8 @@ describe("least privilege", () => {
     ]);
     expect(granting(statements, "sqs:SendMessage").flatMap((s) => s.resources)).toEqual([
       expect.stringMatching(/DatastreamQueue\w+Arn/),
+      // the delayed preview checks of FITS files (stacks/previews.ts)
+      expect.stringMatching(/^<PreviewsQueue[0-9A-F]{8}\.Arn>$/),
     ]);
     expect(granting(statements, "sqs:ReceiveMessage").flatMap((s) => s.resources)).toEqual([
       `<${queueLogicalId(ingest, "DataQueue")}.Arn>`,

@@ -15,7 +15,7 @@ import { parseConfig, type ArchiveEnvironment } from "@archive/core/platform/con
 import { closeClients } from "@archive/core/platform/context";
 import { migrateToLatest } from "@archive/core/platform/migrate";
 import { tables, type TableName } from "@archive/core/platform/tables";
-import { createDispatcher, type Dispatcher, type QueueStats } from "./dispatcher";
+import { createDispatcher, type Dispatcher, type QueueDefinition, type QueueStats } from "./dispatcher";
 import { openMessageJournal } from "./messageJournal";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embeddedPostgres";
 import { logger } from "./log";
@@ -53,6 +53,8 @@ export interface LocalArchiveOptions {
   allowAnonymousUploads?: boolean;
   /** How soon an incomplete exposure is stuck (default 2 minutes, so a demo shows it; 30 on a deployed stage). */
   stuckAfterMinutes?: number;
+  /** How long after a FITS file without a medium jpg its preview is made (default 10 s). */
+  fitsPreviewDelaySeconds?: number;
   /** The handlers' log level (default: Powertools' own, from POWERTOOLS_LOG_LEVEL). */
   logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR" | "SILENT";
 }
@@ -91,6 +93,10 @@ const BUCKET = "data-archive-local";
 // s3rver's own default credentials; dynalite and the SQS stand-in accept any.
 const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const DATASTREAM_QUEUE = "datastreamIncomingQueue-local";
+/** The delayed preview checks of FITS files (stacks/previews.ts's PreviewsQueue). */
+const PREVIEWS_QUEUE = "previews-local";
+/** Locally a FITS-only exposure's preview comes 10 s after its FITS file, so it can be seen in a demo. */
+const LOCAL_FITS_PREVIEW_DELAY_SECONDS = 10;
 const DEFAULT_FUNCTION_CONCURRENCY = 4;
 const DAY_MS = 86_400_000;
 /** The local archive's event bus, and how soon an exposure is stuck there (30 minutes on a deployed stage). */
@@ -128,6 +134,8 @@ function archiveEnvironment(
     DATABASE_POOL_SIZE: "4",
     ...tableVariables,
     DATASTREAM_QUEUE_URL: sqs.queueUrl(DATASTREAM_QUEUE),
+    PREVIEWS_QUEUE_URL: sqs.queueUrl(PREVIEWS_QUEUE),
+    FITS_PREVIEW_DELAY_SECONDS: String(options.fitsPreviewDelaySeconds ?? LOCAL_FITS_PREVIEW_DELAY_SECONDS),
     ALLOW_ANONYMOUS_UPLOADS: String(options.allowAnonymousUploads ?? true),
     S3_ENDPOINT: s3.endpoint,
     S3_PUBLIC_ENDPOINT: s3.endpoint,
@@ -188,6 +196,8 @@ async function closeAll(steps: { name: string; close: () => Promise<unknown> }[]
 const INGEST_FUNCTIONS = Object.fromEntries(
   INGEST_ROUTES.map((route) => [route.functionName, `@archive/functions/${route.functionName}`]),
 );
+/** The queue-driven functions: the ingest ones and makePreviews. */
+const QUEUE_FUNCTIONS = { ...INGEST_FUNCTIONS, makePreviews: "@archive/functions/makePreviews" };
 
 export async function startLocalArchive(options: LocalArchiveOptions): Promise<LocalArchive> {
   const stateDir = resolve(options.stateDir);
@@ -223,7 +233,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
     started.push({ name: "AWS clients", close: async () => closeClients(ctx) });
     await migrateToLatest(ctx.db, ctx.log);
     const functionConcurrency = options.functionConcurrency ?? DEFAULT_FUNCTION_CONCURRENCY;
-    const functions = await startFunctionPool({ functions: INGEST_FUNCTIONS, size: functionConcurrency, environment });
+    const functions = await startFunctionPool({ functions: QUEUE_FUNCTIONS, size: functionConcurrency, environment });
     started.push({ name: "function environments", close: () => functions.close() });
 
     const journal = openMessageJournal(join(stateDir, QUEUE_JOURNAL));
@@ -234,12 +244,15 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
       // Each queue may fill every environment; the pool holds the excess until one is free.
       concurrency: functionConcurrency,
-      queues: INGEST_ROUTES.map((route) => ({
-        name: `${route.directory}-ingest-local`,
-        prefix: route.prefix,
-        functionName: route.functionName,
-        handler: functions.handler(route.functionName),
-      })),
+      queues: [
+        ...INGEST_ROUTES.map((route): QueueDefinition => ({
+          name: `${route.directory}-ingest-local`,
+          prefix: route.prefix,
+          functionName: route.functionName,
+          handler: functions.handler(route.functionName),
+        })),
+        { name: PREVIEWS_QUEUE, functionName: "makePreviews", handler: functions.handler("makePreviews") },
+      ],
     });
     started.push({ name: "dispatcher", close: () => dispatcher.stop() });
     const unsubscribe = s3.onNotification((notification) => {
@@ -253,8 +266,11 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
 
     const stream = createNoticeStream();
     const datastreamQueue = sqs.queueUrl(DATASTREAM_QUEUE);
+    const previewsQueue = sqs.queueUrl(PREVIEWS_QUEUE);
     const unsubscribeNotices = sqs.onMessage((message) => {
       if (message.queueUrl === datastreamQueue) stream.publish(message.body);
+      // Journaled by the dispatcher before SendMessage answers, so a check survives a restart with its delay.
+      if (message.queueUrl === previewsQueue) dispatcher.send(PREVIEWS_QUEUE, message.body, (message.delaySeconds ?? 0) * 1000);
     });
     started.push({ name: "notice stream", close: async () => unsubscribeNotices() });
     const unsubscribeEvents = eventBus.onEvent((event) => {

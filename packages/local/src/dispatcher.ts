@@ -18,8 +18,11 @@ export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatch
 export interface QueueDefinition {
   /** Queue name as the stacks name it (shown in /health and in the dead-letter list). */
   name: string;
-  /** Object keys (URL-encoded, as in the notification) starting with this prefix go to this queue. */
-  prefix: string;
+  /**
+   * Object keys (URL-encoded, as in the notification) starting with this prefix go to this queue; a queue without
+   * one takes only the messages sent to it by name (Dispatcher.send).
+   */
+  prefix?: string;
   functionName: string;
   handler: SqsHandler;
 }
@@ -205,7 +208,7 @@ class LocalQueue {
   stats(): QueueStats {
     return {
       name: this.definition.name,
-      prefix: this.definition.prefix,
+      prefix: this.definition.prefix ?? "",
       waiting: this.waiting.length,
       inFlight: this.inFlight,
       delivered: this.delivered,
@@ -214,9 +217,14 @@ class LocalQueue {
     };
   }
 
-  /** True when nothing is waiting or running. */
+  /**
+   * True when nothing is waiting or running. Messages sent with a delay that has not passed do not count (SQS counts
+   * them apart, as delayed): a FITS file's preview check waits its 10 s without holding up whenIdle.
+   */
   idle(): boolean {
-    return this.waiting.length === 0 && this.running.size === 0 && this.timer === undefined;
+    const now = Date.now();
+    const delayed = this.waiting.filter((entry) => (entry.message.visibleAt ?? 0) > now && entry.message.receiveCount === 0).length;
+    return this.waiting.length === delayed && this.running.size === 0 && (this.timer === undefined || delayed > 0);
   }
 
   /** Stops taking batches and waits for those running, so handlers never see closed services. */
@@ -231,6 +239,8 @@ class LocalQueue {
 export interface Dispatcher {
   /** One S3 notification record (already in the real shape), routed by its key's prefix; false when no queue takes it. */
   dispatch(record: S3EventRecord): boolean;
+  /** A message sent to the queue of that name, delivered no sooner than `delayMs` from now; false when there is none. */
+  send(queueName: string, body: string, delayMs?: number): boolean;
   stats(): QueueStats[];
   deadLetters(): DeadLetter[];
   /** Puts dead letters (all, or those named) back on their queues as new messages; returns those moved. */
@@ -264,25 +274,32 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   );
   const queueNamed = (name: string) => queues.find((queue) => queue.definition.name === name);
   /** Journaled before it is queued: the journal line is the promise that the message will be delivered. */
-  const send = (queue: LocalQueue, message: QueuedMessage) => {
+  const send = (queue: LocalQueue, message: QueuedMessage, delayMs = 0) => {
     journal?.queued(queue.definition.name, message);
-    queue.enqueue(message);
+    queue.enqueue(message, delayMs);
   };
 
   const restored = journal?.restored.pending ?? [];
   for (const { queue: name, message } of restored) {
     const queue = queueNamed(name);
-    if (queue) queue.enqueue(message);
+    if (queue) queue.enqueue(message, Math.max(0, (message.visibleAt ?? 0) - Date.now()));
     else logger.warn("a journaled message names a queue that no longer exists", { queue: name, messageId: message.messageId });
   }
   if (restored.length > 0) logger.warn("delivering messages the last run left unhandled", { count: restored.length });
 
   return {
     dispatch(record) {
-      const queue = queues.find((candidate) => record.s3.object.key.startsWith(candidate.definition.prefix));
+      const queue = queues.find(({ definition: { prefix } }) => prefix !== undefined && record.s3.object.key.startsWith(prefix));
       if (!queue) return false;
       // S3 sends one record per message to SQS.
       send(queue, newMessage(JSON.stringify({ Records: [record] })));
+      return true;
+    },
+    send(queueName, body, delayMs = 0) {
+      const queue = queueNamed(queueName);
+      if (!queue) return false;
+      const message = newMessage(body);
+      send(queue, delayMs > 0 ? { ...message, visibleAt: message.sentAt + delayMs } : message, delayMs);
       return true;
     },
     stats: () => queues.map((queue) => queue.stats()),

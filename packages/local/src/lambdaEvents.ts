@@ -69,6 +69,8 @@ export interface QueuedMessage {
   sentAt: number;
   firstReceivedAt?: number;
   receiveCount: number;
+  /** A delayed message (SQS DelaySeconds): not delivered before this time (epoch ms), also after a restart. */
+  visibleAt?: number;
 }
 
 export function newMessage(body: string, now = Date.now()): QueuedMessage {

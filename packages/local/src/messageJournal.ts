@@ -18,7 +18,13 @@ const entrySchema = z.discriminatedUnion("op", [
   z.object({
     op: z.literal("queued"),
     queue: z.string(),
-    message: z.object({ messageId: z.string(), body: z.string(), sentAt: z.number(), receiveCount: z.number() }),
+    message: z.object({
+      messageId: z.string(),
+      body: z.string(),
+      sentAt: z.number(),
+      receiveCount: z.number(),
+      visibleAt: z.number().optional(),
+    }),
   }),
   z.object({ op: z.literal("settled"), messageId: z.string() }),
   z.object({
@@ -135,7 +141,13 @@ function line(entry: Entry): string {
 }
 
 function storedMessage(message: QueuedMessage): Extract<Entry, { op: "queued" }>["message"] {
-  return { messageId: message.messageId, body: message.body, sentAt: message.sentAt, receiveCount: message.receiveCount };
+  return {
+    messageId: message.messageId,
+    body: message.body,
+    sentAt: message.sentAt,
+    receiveCount: message.receiveCount,
+    ...(message.visibleAt !== undefined ? { visibleAt: message.visibleAt } : {}),
+  };
 }
 
 function replay(text: string, path: string, pending: Map<string, PendingMessage>, letters: Map<string, DeadLetter>): void {

@@ -14,6 +14,8 @@ export interface LocalSqsMessage {
   messageId: string;
   body: string;
   sentAt: Date;
+  /** SendMessage's DelaySeconds; the stand-in keeps it for its listeners (the local archive's delayed queues). */
+  delaySeconds?: number;
 }
 
 export interface LocalSqsServer {
@@ -28,7 +30,7 @@ export interface LocalSqsServer {
   close(): Promise<void>;
 }
 
-const sendSchema = z.object({ QueueUrl: z.string(), MessageBody: z.string() });
+const sendSchema = z.object({ QueueUrl: z.string(), MessageBody: z.string(), DelaySeconds: z.number().int().min(0).max(900).optional() });
 const sendBatchSchema = z.object({
   QueueUrl: z.string(),
   Entries: z.array(z.object({ Id: z.string(), MessageBody: z.string() })),
@@ -78,11 +80,11 @@ export async function startSqsServer(options: { port?: number } = {}): Promise<L
   const listeners = new Set<(message: LocalSqsMessage) => void>();
   const faults = new Set<(body: string) => boolean>();
 
-  const accept = (queueUrl: string, body: string): LocalSqsMessage => {
+  const accept = (queueUrl: string, body: string, delaySeconds?: number): LocalSqsMessage => {
     for (const fault of faults) {
       if (fault(body)) throw new SqsFault(500, "com.amazonaws.sqs#InternalError", "injected fault");
     }
-    const message = { queueUrl, messageId: randomUUID(), body, sentAt: new Date() };
+    const message = { queueUrl, messageId: randomUUID(), body, sentAt: new Date(), ...(delaySeconds !== undefined ? { delaySeconds } : {}) };
     sent.push(message);
     const queue = pending.get(queueUrl) ?? [];
     queue.push(message);
@@ -94,7 +96,7 @@ export async function startSqsServer(options: { port?: number } = {}): Promise<L
   const operations: Record<string, (input: unknown) => unknown> = {
     SendMessage(input) {
       const request = parse(sendSchema, input);
-      const message = accept(request.QueueUrl, request.MessageBody);
+      const message = accept(request.QueueUrl, request.MessageBody, request.DelaySeconds);
       return { MessageId: message.messageId, MD5OfMessageBody: md5(message.body) };
     },
     SendMessageBatch(input) {

@@ -238,3 +238,26 @@ export async function hasHeader(db: Kysely<Database>, baseFilename: string): Pro
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** What an exposure's row says has arrived: its header and the files with a flag. */
+export interface ExposureFiles {
+  hasHeader: boolean;
+  fits01: boolean;
+  fits10: boolean;
+  mediumJpg: boolean;
+}
+
+/** The exposure's arrived files from its row, in one read; undefined when it has no row. */
+export async function exposureFiles(db: Kysely<Database>, baseFilename: string): Promise<ExposureFiles | undefined> {
+  const row = await db
+    .selectFrom("images")
+    .select([
+      sql<boolean>`header IS NOT NULL`.as("has_header"),
+      sql<boolean>`coalesce(fits_01_exists, false)`.as("fits_01"),
+      sql<boolean>`coalesce(fits_10_exists, false)`.as("fits_10"),
+      sql<boolean>`coalesce(jpg_medium_exists, false)`.as("medium_jpg"),
+    ])
+    .where("base_filename", "=", baseFilename)
+    .executeTakeFirst();
+  return row && { hasHeader: row.has_header, fits01: row.fits_01, fits10: row.fits_10, mediumJpg: row.medium_jpg };
+}

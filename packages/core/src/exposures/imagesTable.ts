@@ -1,6 +1,7 @@
 import { sql, type ColumnType, type Generated, type Insertable, type RawBuilder, type Selectable } from "kysely";
 import type { FileFlagColumn } from "../names/fileName";
 import type { ExpiryPoliciesTable, PinnedExposuresTable } from "../expirations/expiryTables";
+import type { GeneratedPreviewsTable } from "../previews/generatedPreviewsTable";
 
 /**
  * The `images` table, one row per exposure: the replaced system's columns (our contract with the frontend's API) plus
@@ -49,6 +50,7 @@ export interface Database {
   images: ImagesTable;
   expiry_policies: ExpiryPoliciesTable;
   pinned_exposures: PinnedExposuresTable;
+  generated_previews: GeneratedPreviewsTable;
 }
 
 /** The columns a header sets (from a txt, a fits file's own header, or the header sent with an upload request). */

@@ -6,12 +6,14 @@ import type { ArchiveContext } from "../platform/context";
 import { publishArchivedExposure } from "./archivedEvent";
 import { recordArrival } from "./exposureStatus";
 import { imageFieldsFromHeader } from "./imageRecord";
-import { hasHeader, recordFile, recordHeader, recordHeaderIfAbsent, writeTogether } from "./imageStore";
+import { schedulePreviewCheck, schedulesPreviewCheck } from "../previews/previewChecks";
+import { exposureFiles, recordFile, recordHeader, recordHeaderIfAbsent, writeTogether } from "./imageStore";
 import { storeThumbnail, thumbnailOf } from "./thumbnails";
 
 /**
  * data/: each file of an exposure updates its `images` row. A .txt is the header; a FITS file sets its flag and, when
- * no header came first, gives its own; a medium jpg sets its flag and gets its thumbnail. The files are read first;
+ * no header came first, gives its own, and, while the exposure has no medium jpg, schedules its preview check
+ * (previews/previewChecks.ts); a medium jpg sets its flag and gets its thumbnail. The files are read first;
  * the rows of a batch's files are then written in one transaction, and the thumbnails stored once it is committed.
  * Each file also records its arrival on the exposure's status (exposureStatus.ts) in the same transaction; the file
  * that finds the exposure complete and not yet archived publishes its archived event once committed (archivedEvent.ts).
@@ -35,10 +37,13 @@ export const exposurePipeline: ObjectPipeline<ArchiveContext> = {
         afterRecord: publishWhenComplete,
       };
     }
+    // One read of the row for a FITS file: whether it has a header, and whether a preview check is due.
+    const known = isHeaderFile(file) ? await exposureFiles(ctx.db, file.baseFilename) : undefined;
     // Read only when the row has no header yet; a header that comes meanwhile still wins (recordHeaderIfAbsent).
     const ownHeader =
-      isHeaderFile(file) && !(await hasHeader(ctx.db, file.baseFilename)) ? imageFieldsFromHeader(await readObjectHeader(ctx, file)) : undefined;
+      isHeaderFile(file) && !known?.hasHeader ? imageFieldsFromHeader(await readObjectHeader(ctx, file)) : undefined;
     const thumbnail = await thumbnailOf(ctx, file);
+    const previewCheck = schedulesPreviewCheck(ctx, file, known);
     return {
       async record({ db }) {
         await recordFile(db, file, arrivedAt);
@@ -48,6 +53,7 @@ export const exposurePipeline: ObjectPipeline<ArchiveContext> = {
       },
       async afterRecord(afterCtx: ArchiveContext) {
         if (thumbnail) await storeThumbnail(afterCtx, thumbnail);
+        if (previewCheck) await schedulePreviewCheck(afterCtx, file);
         await publishWhenComplete(afterCtx);
       },
     };

@@ -52,6 +52,13 @@ export const configSchema = z.object({
   SEND_NOTICES: booleanFlag.default("true"),
 
   THUMBNAIL_HEIGHT: z.coerce.number().int().min(8).max(2048).default(128),
+  /**
+   * Previews from FITS: the queue a FITS file's arrival schedules its exposure's preview check on (unset: no previews,
+   * as in shadow mode, whose bucket is the running system's), and how long a medium jpg may take to come before one
+   * is made from the FITS image (SQS allows at most 900 s of delay).
+   */
+  PREVIEWS_QUEUE_URL: z.string().url().optional(),
+  FITS_PREVIEW_DELAY_SECONDS: z.coerce.number().int().min(0).max(900).default(300),
   UPLOAD_LOG_TTL_HOURS: z.coerce.number().positive().default(RETENTION.uploadLogHours),
   INFO_IMAGE_TTL_HOURS: z.coerce.number().positive().default(RETENTION.infoImageHours),
   ALLSKY_RETENTION_DAYS: z.coerce.number().positive().default(RETENTION.allskyDays),

@@ -7,6 +7,7 @@ import * as jpgMediumReduction from "./migrations/2025_02_01_0000_jpg_medium_red
 import * as contractRows from "./migrations/2025_03_01_0000_contract_rows";
 import * as readIndexes from "./migrations/2025_03_02_0000_read_indexes";
 import * as exposureStatus from "./migrations/2026_11_30_0001_exposure_status";
+import * as generatedPreviews from "./migrations/2026_11_30_0003_generated_previews";
 import * as expiryPolicies from "./migrations/2026_11_30_0004_expiry_policies";
 import { MigrationPaused, OnlineRun, type OnlineMigration, type OnlineOptions } from "./migrations/online";
 import { ArchiveError } from "./errors";
@@ -21,6 +22,7 @@ export const migrations: Readonly<Record<string, OnlineMigration>> = {
   "2025_03_01_0000_contract_rows": contractRows,
   "2025_03_02_0000_read_indexes": readIndexes,
   "2026_11_30_0001_exposure_status": exposureStatus,
+  "2026_11_30_0003_generated_previews": generatedPreviews,
   "2026_11_30_0004_expiry_policies": expiryPolicies,
 };
 

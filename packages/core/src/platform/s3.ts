@@ -117,3 +117,43 @@ export async function deleteObject(ctx: S3Context, key: string): Promise<void> {
     throw s3Fault("delete", ctx.config.BUCKET_NAME, key, error);
   }
 }
+
+/** An object's user metadata (x-amz-meta-*, names lower-case), or undefined when there is no such object. */
+export async function objectMetadata(ctx: S3Context, key: string): Promise<Record<string, string> | undefined> {
+  try {
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.BUCKET_NAME, Key: key }));
+    return head.Metadata ?? {};
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw s3Fault("read the head of", ctx.config.BUCKET_NAME, key, error);
+  }
+}
+
+/**
+ * Writes an object only where none exists (If-None-Match: *): "exists" when S3 refused it because one does. s3rver
+ * ignores the condition and writes, so callers check for the object first as well.
+ */
+export async function putNewObject(
+  ctx: S3Context,
+  key: string,
+  body: Buffer,
+  options: { contentType: string; metadata: Record<string, string> },
+): Promise<"written" | "exists"> {
+  try {
+    await ctx.s3.send(
+      new PutObjectCommand({
+        Bucket: ctx.config.BUCKET_NAME,
+        Key: key,
+        Body: body,
+        ContentType: options.contentType,
+        Metadata: options.metadata,
+        IfNoneMatch: "*",
+      }),
+    );
+    return "written";
+  } catch (error) {
+    // 412 when the object exists; 409 when a concurrent conditional write to the key is in progress.
+    if (error instanceof Error && (error.name === "PreconditionFailed" || error.name === "ConditionalRequestConflict")) return "exists";
+    throw s3Fault("write", ctx.config.BUCKET_NAME, key, error);
+  }
+}
