@@ -112,6 +112,7 @@ const statusSchema = z.object({
   receiving_at: z.string().nullable(),
   complete_at: z.string().nullable(),
   archived_at: z.string().nullable(),
+  generated_preview: z.object({ source_key: z.string(), generated_at: z.string() }).nullable(),
 });
 const stuckSchema = z.object({ stuck_after_minutes: z.number(), exposures: z.array(statusSchema) });
 

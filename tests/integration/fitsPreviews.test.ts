@@ -10,6 +10,7 @@ import { bzip2 } from "@archive/core/platform/bzip2";
 import type { ArchiveContext } from "@archive/core/platform/context";
 import { getObjectBytes, listKeys } from "@archive/core/platform/s3";
 import { generatedPreviewOf } from "@archive/core/previews/generatedPreviews";
+import { exposureStatus } from "@archive/core/exposures/exposureStatus";
 import { PREVIEW_LONG_SIDE } from "@archive/core/previews/fitsPreviews";
 import { previewCheckSchema } from "@archive/core/previews/previewChecks";
 import { createHandler as createIngestHandler } from "@archive/functions/ingestData";
@@ -127,6 +128,8 @@ describe("a preview made from a FITS-only exposure", () => {
     expect((await sharp(await getObjectBytes(ctx, thumbnailKey)).metadata()).height).toBe(ctx.config.THUMBNAIL_HEIGHT);
     const notices = services.sqs.messages(services.queueUrl).filter((message) => message.body.includes(base));
     expect(notices).toHaveLength(3);
+    // The status says the medium jpg is the archive's own, made from the FITS file.
+    expect((await exposureStatus(ctx, base)).generated_preview).toMatchObject({ source_key: `data/${base}-EX10.fits.fz` });
   });
 
   test("a large frame's preview has the medium jpg's long side", async () => {

@@ -16,6 +16,7 @@ const statusSchema = z.object({
   receiving_at: z.string().nullable(),
   complete_at: z.string().nullable(),
   archived_at: z.string().nullable(),
+  generated_preview: z.object({ source_key: z.string(), generated_at: z.string() }).nullable(),
 });
 export type ExposureStatusReply = z.infer<typeof statusSchema>;
 
@@ -40,6 +41,7 @@ export function formatStatus(status: ExposureStatusReply): string {
     ...steps,
     `  files     ${status.files.join(", ") || "none"}`,
     `  missing   ${status.missing.join(", ") || "none"}`,
+    ...(status.generated_preview ? [`  preview   generated from ${status.generated_preview.source_key} at ${status.generated_preview.generated_at}`] : []),
   ].join("\n");
 }
 

@@ -50,6 +50,8 @@ export interface ExposureStatus {
   complete_at: string | null;
   /** When the exposure-archived event was published. */
   archived_at: string | null;
+  /** The medium jpg the archive made from a FITS file (previews/), when the site sent none in time. */
+  generated_preview: { source_key: string; generated_at: string } | null;
 }
 
 interface StatusRow {
@@ -64,6 +66,8 @@ interface StatusRow {
   receiving_at: Date | null;
   complete_at: Date | null;
   archived_at: Date | null;
+  preview_source_key: string | null;
+  preview_generated_at: Date | null;
 }
 
 // The expected set of the row's site and data type: the most specific entry, the default when the table has none.
@@ -118,8 +122,11 @@ export async function recordAnnouncement(db: Kysely<Database>, file: ExposureFil
   await db.executeQuery(CompiledQuery.raw(RECORD_ANNOUNCEMENT, [file.baseFilename, file.site, file.instrument, file.dataType, requestedAt]));
 }
 
-const STATUS_COLUMNS = sql`base_filename, site, instrument, data_type, files, expected, first_seen_at, announced_at,
-  receiving_at, complete_at, archived_at`;
+const STATUS_COLUMNS = sql`s.base_filename, s.site, s.instrument, s.data_type, s.files, s.expected, s.first_seen_at,
+  s.announced_at, s.receiving_at, s.complete_at, s.archived_at, p.source_key AS preview_source_key,
+  p.generated_at AS preview_generated_at`;
+/** The status rows with the preview generated for them, if any. */
+const STATUS_ROWS = sql`exposure_status s LEFT JOIN generated_previews p ON p.base_filename = s.base_filename`;
 
 const minutesAgo = (now: Date, minutes: number) => new Date(now.getTime() - minutes * 60_000);
 
@@ -140,6 +147,10 @@ function toStatus(row: StatusRow, stuckBefore: Date): ExposureStatus {
     receiving_at: iso(row.receiving_at),
     complete_at: iso(row.complete_at),
     archived_at: iso(row.archived_at),
+    generated_preview:
+      row.preview_source_key && row.preview_generated_at
+        ? { source_key: row.preview_source_key, generated_at: row.preview_generated_at.toISOString() }
+        : null,
   };
 }
 
@@ -148,7 +159,7 @@ type StatusContext = Pick<ArchiveContext, "db" | "config" | "clock">;
 /** One exposure's status; NotFoundError when the archive has neither an announcement nor a file of it. */
 export async function exposureStatus(ctx: StatusContext, baseFilename: string): Promise<ExposureStatus> {
   parseBaseFilename(baseFilename);
-  const result = await sql<StatusRow>`SELECT ${STATUS_COLUMNS} FROM exposure_status WHERE base_filename = ${baseFilename}`.execute(ctx.db);
+  const result = await sql<StatusRow>`SELECT ${STATUS_COLUMNS} FROM ${STATUS_ROWS} WHERE s.base_filename = ${baseFilename}`.execute(ctx.db);
   const [row] = result.rows;
   if (!row) {
     throw new NotFoundError(`no exposure ${baseFilename}: the archive has neither an upload request with its header nor any of its files`);
@@ -162,11 +173,11 @@ export const MAX_STUCK_LISTED = 1000;
 /** Stuck exposures, of one site or all, oldest first (the partial index on incomplete rows serves both). */
 export async function stuckExposures(ctx: StatusContext, site?: string): Promise<ExposureStatus[]> {
   const stuckBefore = minutesAgo(ctx.clock(), ctx.config.STUCK_AFTER_MINUTES);
-  const ofSite = site === undefined ? sql`` : sql`AND site = ${assertSiteName(site)}`;
+  const ofSite = site === undefined ? sql`` : sql`AND s.site = ${assertSiteName(site)}`;
   const result = await sql<StatusRow>`
-    SELECT ${STATUS_COLUMNS} FROM exposure_status
-    WHERE complete_at IS NULL AND first_seen_at < ${stuckBefore} ${ofSite}
-    ORDER BY first_seen_at, base_filename
+    SELECT ${STATUS_COLUMNS} FROM ${STATUS_ROWS}
+    WHERE s.complete_at IS NULL AND s.first_seen_at < ${stuckBefore} ${ofSite}
+    ORDER BY s.first_seen_at, s.base_filename
     LIMIT ${MAX_STUCK_LISTED}
   `.execute(ctx.db);
   return result.rows.map((row) => toStatus(row, stuckBefore));

@@ -95,6 +95,9 @@ function showStatus(badge, status) {
   badge.dataset.status = shown;
   badge.textContent = shown;
   badge.title = status.missing?.length ? `missing: ${status.missing.join(", ")}` : "every expected file is here";
+  if (status.generated_preview && !badge.nextElementSibling) {
+    badge.after(element("span", { class: "status generated", title: `preview made from ${status.generated_preview.source_key}`, text: "preview from FITS" }));
+  }
 }
 
 async function loadStatuses() {
