@@ -231,6 +231,8 @@ class LocalQueue {
 export interface Dispatcher {
   /** One S3 notification record (already in the real shape), routed by its key's prefix; false when no queue takes it. */
   dispatch(record: S3EventRecord): boolean;
+  /** A message body sent to a queue by name (a re-ingestion's SendMessage); false when no queue has that name. */
+  send(queueName: string, body: string): boolean;
   stats(): QueueStats[];
   deadLetters(): DeadLetter[];
   /** Puts dead letters (all, or those named) back on their queues as new messages; returns those moved. */
@@ -283,6 +285,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (!queue) return false;
       // S3 sends one record per message to SQS.
       send(queue, newMessage(JSON.stringify({ Records: [record] })));
+      return true;
+    },
+    send(queueName, body) {
+      const queue = queueNamed(queueName);
+      if (!queue) return false;
+      send(queue, newMessage(body));
       return true;
     },
     stats: () => queues.map((queue) => queue.stats()),

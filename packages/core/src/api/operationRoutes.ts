@@ -3,6 +3,7 @@ import { assertObservingDay, counterGaps } from "../exposures/counterGaps";
 import { assertSiteName } from "../names/fileName";
 import type { ArchiveContext } from "../platform/context";
 import { param, type RouteHandlers } from "./handleRequest";
+import { quarantineRoutes } from "./quarantineRoutes";
 import { parseInput } from "./requests";
 
 const gapsQuerySchema = z.object({ day: z.string({ required_error: "is required: YYYYMMDD" }) });
@@ -17,4 +18,5 @@ export const operationRoutes: RouteHandlers<ArchiveContext> = {
     const { day } = parseInput(gapsQuerySchema, request.query);
     return counterGaps(ctx.db, site, assertObservingDay(day));
   },
+  ...quarantineRoutes,
 };

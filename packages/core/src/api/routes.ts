@@ -52,6 +52,9 @@ export const API_ROUTES = [
   { method: "GET", path: "/fitsheader/{base_filename}", functionName: "apiReads", throttle: READS },
   // Operations: what the people running the network ask (docs/modules.md, "Operations"); operator tokens only.
   { method: "GET", path: "/gaps/{site}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "GET", path: "/quarantine", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "POST", path: "/reingest", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "POST", path: "/reconcile", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
 ] as const satisfies readonly ApiRoute[];
 
 /** "METHOD /path", as API Gateway names a route. */
