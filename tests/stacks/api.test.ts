@@ -74,7 +74,7 @@ describe("the HTTP API", () => {
     expect(properties(operatorAuthorizer)["IdentitySource"] ?? []).toEqual([]);
     expect(JSON.stringify(properties(operatorAuthorizer)["AuthorizerUri"])).toContain(authorizerFunction);
     const operatorRoutes = API_ROUTES.filter((route) => "operatorOnly" in route).map(routeKey);
-    expect(operatorRoutes).toEqual(["GET /gaps/{site}"]);
+    expect(operatorRoutes).toEqual(expect.arrayContaining(["GET /gaps/{site}", "GET /quarantine", "POST /reingest", "POST /reconcile"]));
     for (const key of operatorRoutes) {
       expect(routeTargets()[key], key).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: operatorAuthorizerId } });
     }
@@ -160,8 +160,27 @@ describe("API functions", () => {
     ]);
   });
 
-  it("operations only read the database: no S3, DynamoDB or SQS action", () => {
-    expect(allActions(functionStatements(api, "ApiOperations"))).toEqual(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]);
+  it("operations read the database, the quarantine and the delivery records, list and read objects, and send only to the ingest queues", () => {
+    const statements = functionStatements(api, "ApiOperations");
+    expect(allActions(statements)).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:GetSecretValue",
+      "sqs:SendMessage",
+    ]);
+    const sends = granting(statements, "sqs:SendMessage").flatMap((statement) => statement.resources);
+    expect(sends).toHaveLength(3);
+    for (const queue of sends) expect(queue).toMatch(/(Data|InfoImages|Allsky)Queue/);
+    expect(JSON.stringify(granting(statements, "dynamodb:UpdateItem").flatMap((statement) => statement.resources))).toMatch(/Quarantine/);
+    expect(JSON.stringify(granting(statements, "dynamodb:UpdateItem").flatMap((statement) => statement.resources))).not.toMatch(/ObjectDeliveries/);
+    const environment = JSON.stringify(lambdaFunction(api, "ApiOperations")["Environment"]);
+    for (const name of ["DATA_INGEST_QUEUE_URL", "INFO_IMAGES_INGEST_QUEUE_URL", "ALLSKY_INGEST_QUEUE_URL"]) expect(environment).toContain(`"${name}"`);
   });
 
   it("download reads the uploaded files, writes only its conversions under downloads/, and reads the database secret", () => {

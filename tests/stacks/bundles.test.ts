@@ -21,6 +21,7 @@ const handlers = [
   ["Ingest", "SweepExpirations", "sweepExpirations"],
   ["Database", "Migrate", "migrate"],
   ["Operations", "CountCounterGaps", "countCounterGaps"],
+  ["Operations", "ReconcileObjects", "reconcileObjects"],
   ["Api", "ApiUpload", "apiUpload"],
   ["Api", "ApiReads", "apiReads"],
   ["Api", "ApiDownload", "apiDownload"],

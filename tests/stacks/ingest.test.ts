@@ -300,6 +300,8 @@ describe("least privilege", () => {
       "UploadLog",
       "Expirations",
       "ObjectDeliveries",
+      // A refusal is quarantined by the function that refused it.
+      "Quarantine",
     ]);
     expect(granting(statements, "sqs:SendMessage").flatMap((s) => s.resources)).toEqual([
       expect.stringMatching(/DatastreamQueue\w+Arn/),
@@ -325,6 +327,8 @@ describe("least privilege", () => {
       "UploadLog",
       "Expirations",
       "ObjectDeliveries",
+      // A refusal is quarantined by the function that refused it.
+      "Quarantine",
     ]);
   });
 

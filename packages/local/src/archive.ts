@@ -115,6 +115,8 @@ function archiveEnvironment(
     // Re-ingestion sends to the SQS stand-in's ingest queues, which the dispatcher drains (startLocalArchive).
     ...Object.fromEntries(INGEST_ROUTES.map((route) => [INGEST_QUEUE_SETTINGS[route.functionName], sqs.queueUrl(ingestQueueName(route))])),
     INGEST_MAX_RECEIVE_COUNT: String(LOCAL_RETRY.maxReceiveCount),
+    // A laptop's events arrive within seconds; the reconciler leaves only the last minute's objects alone.
+    RECONCILE_GRACE_MINUTES: "1",
     ALLOW_ANONYMOUS_UPLOADS: String(options.allowAnonymousUploads ?? true),
     S3_ENDPOINT: s3.endpoint,
     S3_PUBLIC_ENDPOINT: s3.endpoint,
