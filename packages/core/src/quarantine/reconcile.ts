@@ -20,13 +20,19 @@ import { mapConcurrently, reingestObjects } from "./reingest";
  * objects, never the bucket's size. S3 Inventory costs $0.0025 per million objects listed but arrives daily (up to
  * 48 h late), too late to repair an event within the hour: a weekly audit's tool, not this one's.
  *
- * Cost per run, 20 M objects, 250 site/instrument prefixes over the three directories, ~1,600 objects per
- * instrument-night (2 LIST pages), ~400 uploads a minute: LIST = 3 + sites + prefixes × days × pages; reads = objects
- * in the window × 0.5 RRU (BatchGetItem, eventually consistent, items < 4 KB); Lambda = 0.5 GB × seconds.
- *   hourly, since now − 2 h (4 days listed): ~3 + 250 + 350 × 4 × 2 ≈ 3,050 LIST = $0.015; 48,000 objects = 24,000
- *   RRU = $0.003; ~20 s × 0.5 GB = 10 GB-s = $0.0002: ≈ $0.018 a run, $13 a month.
- *   since 30 days (33 days listed): ≈ 23,350 LIST = $0.12; 17 M objects = 8.6 M RRU = $1.08; ~600 s × 0.5 GB = $0.004:
- *   ≈ $1.20 a run. Delivery records live RETENTION.deliveryRecordDays (14), so `since` is capped at 13 days back.
+ * Cost per run (docs/scale.md's fleet: 100 sites, one instrument each, 10,000 objects a site-night, 1 M a night; a
+ * bucket of 20 M objects; us-east-1 list prices: LIST $0.005/1000, on-demand reads $0.125 per million RRU, Lambda
+ * arm64 $0.0000133334 per GB-s):
+ *   LIST calls = 3 directories + sites (instrument listings) + Σ over site-instruments and days of ⌈objects/1000⌉
+ *   (at least 1); RRU = objects modified in the window × 0.5 (BatchGetItem, eventually consistent, items < 4 KB);
+ *   GB-s = 0.5 GB × run time (8 listings or batch reads at once).
+ *   Hourly, since now − 2 h (3 days listed: yesterday's 10 pages, today's ~5, tomorrow's 1 a site in data/; 3 a site in
+ *   info-images/ and allsky/): ≈ 1,700 + 800 = 2,500 LIST = $0.0125; ≤ 200,000 objects in a night's 2 h = 100,000 RRU
+ *   = $0.0125; ~25 s = 12.5 GB-s = $0.0002. ≈ $0.025 a run at night, less by day: ≤ $18 a month.
+ *   --since 30 days (32 days listed): ≈ 32,100 + 6,600 = 38,700 LIST = $0.19; at most the bucket's 20 M objects =
+ *   10 M RRU = $1.25; ~10 min = 300 GB-s = $0.004: ≈ $1.45 a run. Delivery records live RETENTION.deliveryRecordDays
+ *   (14), so `since` is capped at 13 days back: ≈ 18,300 LIST + ≤ 13 M objects ≈ $0.90.
+ *   Listing the whole bucket instead costs 20,000 LIST ($0.10) and 20 M reads ($1.25) every run, $970 a month hourly.
  */
 export interface ReconcileOptions {
   since: Date;
@@ -144,16 +150,11 @@ function isValidKey(key: string): boolean {
   }
 }
 
-/** The objects of valid names under one prefix modified in [since, until], listed site → instrument → day. */
-async function listRecent(lister: Lister, prefix: string, since: Date, until: Date): Promise<ListedObject[]> {
+/** The per-day prefixes of one directory: its sites, then their instruments (Delimiter "-"), then the days. */
+async function dayPrefixes(lister: Lister, prefix: string, days: readonly string[]): Promise<string[]> {
   const sites = (await lister.list(prefix, "-")).prefixes;
   const instruments = (await mapConcurrently(sites, LIST_CONCURRENCY, (site) => lister.list(site, "-"))).flatMap((level) => level.prefixes);
-  const days = reconcileDays(since, until);
-  const dayPrefixes = instruments.flatMap((instrument) => days.map((day) => `${instrument}${day}-`));
-  const listed = await mapConcurrently(dayPrefixes, LIST_CONCURRENCY, (dayPrefix) => lister.list(dayPrefix));
-  return listed
-    .flatMap((level) => level.objects)
-    .filter((object) => object.head.lastModified >= since && object.head.lastModified <= until && isValidKey(object.key));
+  return instruments.flatMap((instrument) => days.map((day) => `${instrument}${day}-`));
 }
 
 /** The delivery records of the keys (etag, sequencer), by key; BatchGetItem, its unprocessed keys asked again. */
@@ -204,28 +205,38 @@ export async function reconcile(ctx: AwsContext, options: ReconcileOptions): Pro
   const prefixes: PrefixReconciliation[] = [];
   const lostKeys: string[] = [];
   let gone = 0;
+  const days = reconcileDays(since, until);
   for (const route of INGEST_ROUTES) {
     const lister = new Lister(ctx);
-    const objects = await listRecent(lister, route.prefix, since, until);
-    const records = await deliveryRecords(
-      ctx,
-      objects.map((object) => object.key),
-    );
-    const lost = objects.filter((object) => isLost(object, records.get(object.key)));
-    const report = options.dryRun
-      ? undefined
-      : await reingestObjects(
-          ctx,
-          lost.map((object) => ({ key: object.key, known: { head: object.head, recordedSequencer: records.get(object.key)?.sequencer || null } })),
-        );
-    gone += report?.gone ?? 0;
-    lostKeys.push(...lost.map((object) => object.key));
+    const counts = { listed: 0, lost: 0, reingested: 0 };
+    // One day prefix at a time (a few at once): memory holds one instrument-night, never the window's objects.
+    await mapConcurrently(await dayPrefixes(lister, route.prefix, days), LIST_CONCURRENCY, async (dayPrefix) => {
+      const objects = (await lister.list(dayPrefix)).objects.filter(
+        (object) => object.head.lastModified >= since && object.head.lastModified <= until && isValidKey(object.key),
+      );
+      if (objects.length === 0) return;
+      const records = await deliveryRecords(
+        ctx,
+        objects.map((object) => object.key),
+      );
+      const lost = objects.filter((object) => isLost(object, records.get(object.key)));
+      counts.listed += objects.length;
+      counts.lost += lost.length;
+      for (const object of lost) if (lostKeys.length < REPORTED_KEYS) lostKeys.push(object.key);
+      if (options.dryRun || lost.length === 0) return;
+      const report = await reingestObjects(
+        ctx,
+        lost.map((object) => ({ key: object.key, known: { head: object.head, recordedSequencer: records.get(object.key)?.sequencer || null } })),
+      );
+      counts.reingested += report.sent;
+      gone += report.gone;
+    });
     prefixes.push({
       prefix: route.prefix,
-      listed: objects.length,
-      recorded: objects.length - lost.length,
-      lost: lost.length,
-      reingested: report?.sent ?? 0,
+      listed: counts.listed,
+      recorded: counts.listed - counts.lost,
+      lost: counts.lost,
+      reingested: counts.reingested,
       list_calls: lister.calls,
     });
   }
