@@ -94,6 +94,8 @@ export function Api({ stack }: StackContext) {
     new PolicyStatement({ actions: ["sqs:SendMessage"], resources: ingestQueues.map((queue) => queue.queueArn) }),
   ]);
   for (const [name, value] of Object.entries(ingestQueueEnvironment)) apiOperations.addEnvironment(name, value);
+  // Within its 10 s timeout; a longer window is the hourly ReconcileObjects function's (the report says "incomplete").
+  apiOperations.addEnvironment("RECONCILE_API_BUDGET_SECONDS", "6");
 
   for (const fn of [apiUpload, apiReads, apiDownload, apiOperations]) fn.node.addDependency(migrations);
   const functions: Record<ApiFunctionName, Function> = { apiUpload, apiReads, apiDownload, apiOperations };

@@ -264,7 +264,7 @@ describe("the reconciler", () => {
 
     // Assess
     const report = reply.body as ReconcileReport;
-    expect(report).toMatchObject({ dry_run: true, reingested: 0 });
+    expect(report).toMatchObject({ dry_run: true, complete: true, skipped_prefixes: 0, reingested: 0 });
     expect(report.lost_keys).toContain(lost.key);
     expect(report.list_calls).toBeGreaterThan(0);
     expect(services.sqs.messages(queues.data)).toHaveLength(before);
@@ -298,6 +298,18 @@ describe("the reconciler", () => {
     // The next run finds none of these lost; only the thumbnails they made, whose events this test does not deliver
     const again = await reconcile(ctx, { since: hourAgo(), dryRun: true, graceMs: 0 });
     expect(again.lost_keys.filter((key) => key.includes(site)).sort()).toEqual([`allsky/${site}-allsky-${today()}-00000001-EX11.jpg`, `data/${base}-EX11.jpg`]);
+  });
+
+  test("a run out of its time budget says it is incomplete, and how much it left", async () => {
+    // Prepare
+    await putObject(ctx, `data/${uniqueBase(uniqueSite())}-EX00.txt`, headerText("b"));
+
+    // Act
+    const report = await reconcile(ctx, { since: hourAgo(), dryRun: true, graceMs: 0, budgetMs: -1 });
+
+    // Assess
+    expect(report).toMatchObject({ complete: false, listed: 0 });
+    expect(report.skipped_prefixes).toBeGreaterThan(0);
   });
 
   test("objects younger than the grace period are left alone", async () => {

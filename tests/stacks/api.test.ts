@@ -181,6 +181,8 @@ describe("API functions", () => {
     expect(JSON.stringify(granting(statements, "dynamodb:UpdateItem").flatMap((statement) => statement.resources))).not.toMatch(/ObjectDeliveries/);
     const environment = JSON.stringify(lambdaFunction(api, "ApiOperations")["Environment"]);
     for (const name of ["DATA_INGEST_QUEUE_URL", "INFO_IMAGES_INGEST_QUEUE_URL", "ALLSKY_INGEST_QUEUE_URL"]) expect(environment).toContain(`"${name}"`);
+    // POST /reconcile stops beginning work well within the function's 10 s.
+    expect(environment).toContain('"RECONCILE_API_BUDGET_SECONDS":"6"');
   });
 
   it("download reads the uploaded files, writes only its conversions under downloads/, and reads the database secret", () => {

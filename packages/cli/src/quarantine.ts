@@ -21,6 +21,8 @@ const reconcileReplySchema = z.object({
   since: z.string(),
   until: z.string(),
   dry_run: z.boolean(),
+  complete: z.boolean(),
+  skipped_prefixes: z.number(),
   list_calls: z.number(),
   listed: z.number(),
   recorded: z.number(),
@@ -89,5 +91,6 @@ export function formatReconcile(reply: ReconcileReply): string {
     (prefix) => `${prefix.prefix}\t${prefix.listed} listed\t${prefix.recorded} recorded\t${prefix.lost} lost\t${prefix.reingested} re-ingested\t${prefix.list_calls} LIST calls`,
   );
   const verdict = reply.dry_run ? `${reply.lost} lost (dry run: nothing re-ingested)` : `${reply.lost} lost, ${reply.reingested} re-ingested`;
-  return [`${reply.since} … ${reply.until}`, ...lines, ...reply.lost_keys.map((key) => `lost\t${key}`), verdict].join("\n");
+  const incomplete = reply.complete ? [] : [`incomplete: ${reply.skipped_prefixes} day prefixes left for the next run (the API's time budget)`];
+  return [`${reply.since} … ${reply.until}`, ...lines, ...reply.lost_keys.map((key) => `lost\t${key}`), verdict, ...incomplete].join("\n");
 }

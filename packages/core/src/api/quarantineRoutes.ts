@@ -46,6 +46,11 @@ export const quarantineRoutes: RouteHandlers<ArchiveContext> = {
   },
   "POST /reconcile": async (ctx, _params, request) => {
     const body = parseInput(reconcileBodySchema, request.body === undefined || request.body.trim() === "" ? {} : parseJsonBody(request.body));
-    return reconcile(ctx, { since: parseSince(body.since, ctx.clock()), dryRun: body.dry_run });
+    const budget = ctx.config.RECONCILE_API_BUDGET_SECONDS;
+    return reconcile(ctx, {
+      since: parseSince(body.since, ctx.clock()),
+      dryRun: body.dry_run,
+      ...(budget !== undefined ? { budgetMs: budget * 1000 } : {}),
+    });
   },
 };

@@ -76,6 +76,8 @@ export const configSchema = z.object({
   ALLSKY_INGEST_QUEUE_URL: optionalUrl,
   /** The reconciler leaves objects younger than this alone: their events may still be on their way. */
   RECONCILE_GRACE_MINUTES: z.coerce.number().min(0).default(15),
+  /** POST /reconcile stops beginning day prefixes after this long (the API function's timeout); unset, never. */
+  RECONCILE_API_BUDGET_SECONDS: z.coerce.number().positive().optional(),
 
   /** Structured logs and metrics: the service they are filed under. */
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default("data-archive"),
