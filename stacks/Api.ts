@@ -5,6 +5,7 @@ import { Api as HttpApi, use, type ApiRouteProps, type Function, type StackConte
 import { API_ROUTES, CORS_POLICY, DEFAULT_ROUTE_THROTTLE, routeKey, type ApiFunctionName } from "../packages/core/src/api/routes";
 import { alarmOnFunction } from "./alarms";
 import { Database } from "./Database";
+import { Ingest } from "./Ingest";
 import { archiveFunction } from "./functions";
 import { Monitoring } from "./Monitoring";
 import { sharpLayer } from "./sharpLayer";
@@ -24,6 +25,7 @@ export function Api({ stack }: StackContext) {
   const { bucket, tables, environment, config } = use(Storage);
   const { database, migrations } = use(Database);
   const { alarmTopic } = use(Monitoring);
+  const { ingestQueues, ingestQueueEnvironment } = use(Ingest);
   const retainLogs = config.retainData;
   const objects = (...prefixes: string[]) => prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
 
@@ -83,10 +85,20 @@ export function Api({ stack }: StackContext) {
   });
 
   // The operations routes (operator tokens only) query the database; the expiry plan scans the expiration tracker (the
-  // running system's table, no index) and an unpin past its expiry writes the exposure's entry again.
+  // running system's table, no index) and an unpin past its expiry writes the exposure's entry again; the quarantine
+  // routes read and mark the quarantine, read objects' heads and delivery records, list the bucket (reconcile) and send
+  // to the ingest queues (re-ingest).
   const apiOperations = routeFunction("ApiOperations", "apiOperations", [
     tableStatement(["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem"], tables.expirations),
+    new PolicyStatement({ actions: ["s3:GetObject"], resources: objects("data/", "info-images/", "allsky/") }),
+    new PolicyStatement({ actions: ["s3:ListBucket"], resources: [bucket.bucketArn] }),
+    tableStatement(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan"], tables.quarantine),
+    tableStatement(["dynamodb:GetItem", "dynamodb:BatchGetItem"], tables.objectDeliveries),
+    new PolicyStatement({ actions: ["sqs:SendMessage"], resources: ingestQueues.map((queue) => queue.queueArn) }),
   ]);
+  for (const [name, value] of Object.entries(ingestQueueEnvironment)) apiOperations.addEnvironment(name, value);
+  // Within its 10 s timeout; a longer window is the hourly ReconcileObjects function's (the report says "incomplete").
+  apiOperations.addEnvironment("RECONCILE_API_BUDGET_SECONDS", "6");
 
   for (const fn of [apiUpload, apiReads, apiDownload, apiOperations]) fn.node.addDependency(migrations);
   const functions: Record<ApiFunctionName, Function> = { apiUpload, apiReads, apiDownload, apiOperations };

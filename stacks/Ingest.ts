@@ -9,7 +9,8 @@ import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Duration } from "aws-cdk-lib/core";
 import { use, type Function, type StackContext } from "sst/constructs";
-import { INGEST_ROUTES, type IngestRoute } from "../packages/core/src/deliveries/pipelines";
+import { INGEST_MAX_RECEIVE_COUNT, INGEST_ROUTES, type IngestRoute } from "../packages/core/src/deliveries/pipelines";
+import { INGEST_QUEUE_SETTINGS } from "../packages/core/src/quarantine/reingest";
 import { alarmOnDeadLetters, alarmOnFunction } from "./alarms";
 import { Database } from "./Database";
 import { archiveFunction } from "./functions";
@@ -75,7 +76,7 @@ export function Ingest({ stack }: StackContext) {
       retentionPeriod: Duration.days(4),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: INGEST_MAX_RECEIVE_COUNT },
     });
     feedQueue(id, prefix, queue, deadLetters);
     fn.addEventSource(
@@ -116,7 +117,8 @@ export function Ingest({ stack }: StackContext) {
     return { fn, ...prefixQueue(id, prefix, fn, props.concurrency) };
   };
 
-  const deliveryTables = [tables.uploadLog, tables.expirations, tables.objectDeliveries];
+  // A refused object is quarantined by the function that refused it.
+  const deliveryTables = [tables.uploadLog, tables.expirations, tables.objectDeliveries, tables.quarantine];
   /** The tables each pipeline writes besides the delivery tables every ingest function writes. */
   const pipelineTables: Record<IngestRoute["functionName"], ITable[]> = {
     ingestData: [],
@@ -125,6 +127,7 @@ export function Ingest({ stack }: StackContext) {
   };
   // One function, queue and dead-letter queue per route of core's ingest table.
   const ingest = INGEST_ROUTES.map((route) => ({
+    route,
     id: route.functionName.replace(/^ingest/, ""),
     ...ingestFunction(route.functionName.replace(/^ingest/, ""), route.prefix, {
       connects: route.usesDatabase,
@@ -234,5 +237,10 @@ export function Ingest({ stack }: StackContext) {
     ExpirationDeadLetterQueueUrl: expirationDeadLetters.queueUrl,
     ...(previews ? { PreviewsQueueUrl: previews.queue.queueUrl, PreviewsDeadLetterQueueUrl: previews.deadLetters.queueUrl } : {}),
   });
-  return { sharpLayer: layer };
+  /** Re-ingestion (POST /reingest, the reconciler) sends to these queues: their URLs as settings, and the queues. */
+  const ingestQueues = ingest.map((route) => route.queue);
+  const ingestQueueEnvironment = Object.fromEntries(
+    ingest.map((route) => [INGEST_QUEUE_SETTINGS[route.route.functionName], route.queue.queueUrl]),
+  );
+  return { sharpLayer: layer, ingestQueues, ingestQueueEnvironment };
 }

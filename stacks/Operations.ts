@@ -10,18 +10,20 @@ import { STUCK_EXPOSURES_METRIC } from "../packages/core/src/exposures/exposureS
 import { configSchema } from "../packages/core/src/platform/config";
 import { alarmOnCount, alarmOnFunction } from "./alarms";
 import { Database } from "./Database";
+import { Ingest } from "./Ingest";
 import { archiveFunction } from "./functions";
 import { Monitoring } from "./Monitoring";
 import { Storage } from "./Storage";
 
 /**
  * Scheduled operations of the archive: the daily count of counter gaps (missing exposures of the previous UTC day per
- * site, metric CounterGaps), and every 5 minutes the count of stuck exposures (metric StuckExposures, alarmed) with the
- * sweep of archived events a failed publisher left; and an example consumer of the exposure-archived event. The
- * operations routes themselves are in the Api stack.
+ * site, metric CounterGaps), every 5 minutes the count of stuck exposures (metric StuckExposures, alarmed) with the
+ * sweep of archived events a failed publisher left, the hourly reconciler (re-ingests objects whose events were
+ * lost); and an example consumer of the exposure-archived event. The operations routes themselves are in the Api stack.
  */
 export function Operations({ stack }: StackContext) {
-  const { bucket, eventBus, environment, config } = use(Storage);
+  const { bucket, eventBus, environment, config, tables } = use(Storage);
+  const { ingestQueues, ingestQueueEnvironment } = use(Ingest);
   const { database, migrations } = use(Database);
   const { alarmTopic } = use(Monitoring);
 
@@ -98,5 +100,31 @@ export function Operations({ stack }: StackContext) {
     targets: [new SqsQueue(archivedExposures)],
   });
   stack.addOutputs({ ArchivedExposuresExampleQueueUrl: archivedExposures.queueUrl });
-  return { countCounterGaps, countStuckExposures };
+
+  // Hourly, the bucket's last two hours against the delivery records: lost events are re-ingested.
+  const reconcileObjects = archiveFunction(stack, "ReconcileObjects", {
+    handler: "reconcileObjects",
+    memorySize: 512,
+    // Less than the schedule's period, so two runs never overlap.
+    timeoutSeconds: 900,
+    environment: { ...environment, ...ingestQueueEnvironment },
+    database,
+    connects: false,
+    retainLogs: config.retainData,
+    statements: [
+      new PolicyStatement({ actions: ["s3:ListBucket"], resources: [bucket.bucketArn] }),
+      new PolicyStatement({ actions: ["dynamodb:BatchGetItem"], resources: [tables.objectDeliveries.tableArn] }),
+      // A re-ingested object's quarantine item, if any, is marked re-ingested.
+      new PolicyStatement({ actions: ["dynamodb:UpdateItem"], resources: [tables.quarantine.tableArn] }),
+      new PolicyStatement({ actions: ["sqs:SendMessage"], resources: ingestQueues.map((queue) => queue.queueArn) }),
+    ],
+  });
+  new Rule(stack, "ReconcileSchedule", {
+    description: "Re-ingest objects of the last two hours whose events were lost",
+    schedule: Schedule.rate(Duration.hours(1)),
+    // The next run covers the same objects again: no retry.
+    targets: [new LambdaFunction(reconcileObjects, { retryAttempts: 0 })],
+  });
+  alarmOnFunction(stack, reconcileObjects.id, reconcileObjects, alarmTopic);
+  return { countCounterGaps, countStuckExposures, reconcileObjects };
 }

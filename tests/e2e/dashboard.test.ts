@@ -85,19 +85,21 @@ describe("the dashboard", () => {
     expect((await readFile(screenshot)).subarray(1, 4).toString()).toBe("PNG");
   });
 
-  it("shows each exposure's status on its card, and panels for the stuck exposures and the counter gaps of the site", async () => {
+  it("shows each exposure's status on its card, and panels for the site's stuck exposures, counter gaps and quarantine", async () => {
     const opsSite = uniqueSite();
     const captureTime = new Date();
-    const upload = async (counter: number, keep: (name: string) => boolean) => {
+    const upload = async (counter: number, keep: (name: string) => boolean, corruptJpg = false) => {
       const exposure = await demoExposure({ site: opsSite, counter, captureTime, seed: counter, jpgWidth: 120 });
       for (const file of exposure.files.filter((candidate) => keep(candidate.name))) {
-        await uploadFile({ api: archive.url }, { fileName: file.name, bytes: file.bytes, directory: "data" });
+        const bytes = corruptJpg && file.name.endsWith(".jpg") ? Buffer.from("not a jpeg at all") : file.bytes;
+        await uploadFile({ api: archive.url }, { fileName: file.name, bytes, directory: "data" });
       }
       return exposure.baseFilename;
     };
-    // Counter 700 arrives whole; 703 never gets its FITS (stuck); 701 and 702 never arrive (a gap).
+    // Counter 700 arrives whole; 703 never gets its FITS (stuck), and its jpg is corrupt (quarantined); 701 and 702
+    // never arrive (a gap).
     const complete = await upload(700, () => true);
-    const incomplete = await upload(703, (name) => !name.endsWith(".fits.bz2"));
+    const incomplete = await upload(703, (name) => !name.endsWith(".fits.bz2"), true);
     await archive.dispatcher.whenIdle();
     await new Promise((resolve) => setTimeout(resolve, 3_500));
 
@@ -110,6 +112,8 @@ describe("the dashboard", () => {
     await stuckItem.waitFor({ timeout: 15_000 });
     const gapItem = page.locator('#gaps li[data-instrument="demo01"]');
     await gapItem.first().waitFor({ timeout: 15_000 });
+    const quarantined = page.locator(`#quarantine li[data-key="data/${incomplete}-EX10.jpg"]`);
+    await quarantined.waitFor({ timeout: 15_000 });
     await mkdir(join(repoRoot, "test-results"), { recursive: true });
     await page.screenshot({ path: join(repoRoot, "test-results", "dashboard-operations.png"), fullPage: true });
 
@@ -120,5 +124,7 @@ describe("the dashboard", () => {
     expect(await page.locator("#stuck li").count()).toBe(1);
     expect(await gapItem.allTextContents()).toEqual(["demo01 00000701–00000702"]);
     expect(await page.locator("#gaps-day").textContent()).toBe(`(${complete.split("-")[2]})`);
+    expect(await quarantined.textContent()).toContain("corrupt_jpg");
+    expect(await page.locator("#quarantine li").count()).toBe(1);
   });
 });

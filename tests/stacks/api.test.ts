@@ -75,7 +75,17 @@ describe("the HTTP API", () => {
     expect(JSON.stringify(properties(operatorAuthorizer)["AuthorizerUri"])).toContain(authorizerFunction);
     const operatorRoutes = API_ROUTES.filter((route) => "operatorOnly" in route).map(routeKey);
     expect(operatorRoutes).toEqual(
-      expect.arrayContaining(["GET /gaps/{site}", "GET /status/{base_filename}", "GET /stuck", "GET /expiry", "PUT /pin/{base_filename}", "DELETE /pin/{base_filename}"]),
+      expect.arrayContaining([
+        "GET /gaps/{site}",
+        "GET /status/{base_filename}",
+        "GET /stuck",
+        "GET /expiry",
+        "PUT /pin/{base_filename}",
+        "DELETE /pin/{base_filename}",
+        "GET /quarantine",
+        "POST /reingest",
+        "POST /reconcile",
+      ]),
     );
     for (const key of operatorRoutes) {
       expect(routeTargets()[key], key).toMatchObject({ AuthorizationType: "CUSTOM", AuthorizerId: { Ref: operatorAuthorizerId } });
@@ -162,16 +172,33 @@ describe("API functions", () => {
     ]);
   });
 
-  it("operations read the database, and of DynamoDB only the expiration tracker: scanned for the plan, an entry put on unpin", () => {
+  it("operations read the database, the quarantine and the delivery records, scan the expiration tracker (an entry put on unpin), list and read objects, and send only to the ingest queues", () => {
     const statements = functionStatements(api, "ApiOperations");
-    expect(allActions(statements)).toEqual(expect.arrayContaining(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]));
-    expect(allActions(statements).filter((action) => !action.startsWith("secretsmanager:"))).toEqual([
+    expect(allActions(statements)).toEqual([
+      "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
+      "dynamodb:Query",
       "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:GetSecretValue",
+      "sqs:SendMessage",
     ]);
-    expect(JSON.stringify(granting(statements, "dynamodb:Scan")[0]?.resources)).toMatch(/ExpirationsTable/);
+    expect(JSON.stringify(granting(statements, "dynamodb:PutItem").flatMap((statement) => statement.resources))).toMatch(/ExpirationsTable/);
+    expect(JSON.stringify(granting(statements, "dynamodb:PutItem").flatMap((statement) => statement.resources))).not.toMatch(/Quarantine/);
     expect(granting(statements, "dynamodb:DeleteItem")).toEqual([]);
+    const sends = granting(statements, "sqs:SendMessage").flatMap((statement) => statement.resources);
+    expect(sends).toHaveLength(3);
+    for (const queue of sends) expect(queue).toMatch(/(Data|InfoImages|Allsky)Queue/);
+    expect(JSON.stringify(granting(statements, "dynamodb:UpdateItem").flatMap((statement) => statement.resources))).toMatch(/Quarantine/);
+    expect(JSON.stringify(granting(statements, "dynamodb:UpdateItem").flatMap((statement) => statement.resources))).not.toMatch(/ObjectDeliveries/);
+    const environment = JSON.stringify(lambdaFunction(api, "ApiOperations")["Environment"]);
+    for (const name of ["DATA_INGEST_QUEUE_URL", "INFO_IMAGES_INGEST_QUEUE_URL", "ALLSKY_INGEST_QUEUE_URL"]) expect(environment).toContain(`"${name}"`);
+    // POST /reconcile stops beginning work well within the function's 10 s.
+    expect(environment).toContain('"RECONCILE_API_BUDGET_SECONDS":"6"');
   });
 
   it("download reads the uploaded files, writes only its conversions under downloads/, and reads the database secret", () => {

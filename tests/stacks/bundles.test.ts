@@ -23,6 +23,7 @@ const handlers = [
   ["Database", "Migrate", "migrate"],
   ["Operations", "CountCounterGaps", "countCounterGaps"],
   ["Operations", "CountStuckExposures", "countStuckExposures"],
+  ["Operations", "ReconcileObjects", "reconcileObjects"],
   ["Api", "ApiUpload", "apiUpload"],
   ["Api", "ApiReads", "apiReads"],
   ["Api", "ApiDownload", "apiDownload"],

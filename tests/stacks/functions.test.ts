@@ -19,6 +19,7 @@ const archiveFunctions: [StackName, string][] = [
   ["Ingest", "SweepExpirations"],
   ["Database", "Migrate"],
   ["Operations", "CountCounterGaps"],
+  ["Operations", "ReconcileObjects"],
   ["Api", "ApiUpload"],
   ["Api", "ApiReads"],
   ["Api", "ApiDownload"],

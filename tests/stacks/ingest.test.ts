@@ -301,6 +301,8 @@ describe("least privilege", () => {
       "UploadLog",
       "Expirations",
       "ObjectDeliveries",
+      // A refusal is quarantined by the function that refused it.
+      "Quarantine",
     ]);
     expect(granting(statements, "sqs:SendMessage").flatMap((s) => s.resources)).toEqual([
       expect.stringMatching(/DatastreamQueue\w+Arn/),
@@ -328,6 +330,8 @@ describe("least privilege", () => {
       "UploadLog",
       "Expirations",
       "ObjectDeliveries",
+      // A refusal is quarantined by the function that refused it.
+      "Quarantine",
     ]);
   });
 

@@ -147,3 +147,35 @@ describe("the exposure-archived event", () => {
     });
   });
 });
+
+describe("the hourly reconciler", () => {
+  it("runs every hour on the ReconcileObjects function, outside the database's network", () => {
+    const [reconcileFunction] = resourceById(operations, "AWS::Lambda::Function", "ReconcileObjects");
+    operations.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 hour)",
+      State: "ENABLED",
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [reconcileFunction, "Arn"] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+    const fn = lambdaFunction(operations, "ReconcileObjects");
+    expect(fn).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"], Timeout: 900 });
+    expect(fn["VpcConfig"]).toBeUndefined();
+    for (const name of ["DATA_INGEST_QUEUE_URL", "INFO_IMAGES_INGEST_QUEUE_URL", "ALLSKY_INGEST_QUEUE_URL"]) expect(JSON.stringify(fn["Environment"])).toContain(`"${name}"`);
+  });
+
+  it("may list the bucket, batch-read the delivery records, mark the quarantine and send to the ingest queues: nothing else", () => {
+    const statements = functionStatements(operations, "ReconcileObjects");
+    expect(allActions(statements)).toEqual(["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "s3:ListBucket", "sqs:SendMessage"]);
+    expect(granting(statements, "s3:ListBucket")[0]?.resources).toEqual([expect.stringMatching(/ArchiveBucket\w*Arn/)]);
+    expect(granting(statements, "dynamodb:BatchGetItem")[0]?.resources).toEqual([expect.stringMatching(/ObjectDeliveries/)]);
+    expect(granting(statements, "dynamodb:UpdateItem")[0]?.resources).toEqual([expect.stringMatching(/Quarantine/)]);
+    const queues = granting(statements, "sqs:SendMessage").flatMap((statement) => statement.resources);
+    expect(queues).toHaveLength(3);
+    for (const queue of queues) expect(queue).toMatch(/(Data|InfoImages|Allsky)Queue/);
+    for (const statement of statements) expect(statement.resources).not.toContain("*");
+  });
+
+  it("alarms on its errors and throttles", () => {
+    const [functionId] = resourceById(operations, "AWS::Lambda::Function", "ReconcileObjects");
+    expect(functionAlarms(functionId).map((alarm) => alarm["MetricName"]).sort()).toEqual(["Errors", "Throttles"]);
+  });
+});

@@ -5,6 +5,16 @@ import { listDeadLetters, redriveDeadLetters, type DeadLetterTarget } from "./de
 import { fetchExpiryPlan, formatExpiryPlan, formatUnpinned, pinExposure, unpinExposure } from "./expiry";
 import { fetchGaps, formatGaps } from "./operations";
 import { fetchStatus, fetchStuck, formatStatus, formatStuck } from "./exposureStatus";
+import {
+  fetchQuarantine,
+  fetchQuarantined,
+  formatQuarantine,
+  formatQuarantined,
+  formatReconcile,
+  formatReingest,
+  requestReconcile,
+  requestReingest,
+} from "./quarantine";
 import { SITE_PATTERN, UPLOAD_DIRECTORIES, type UploadDirectory } from "@archive/core/names/fileName";
 
 /** `archive <command>`: argument parsing and exit codes only; the work is in commands.ts. */
@@ -20,6 +30,10 @@ const USAGE = `usage:
   archive unpin <base_filename> [--api URL] [--token T]
   archive status <base_filename> [--json] [--api URL] [--token T]
   archive stuck [--site S] [--json] [--api URL] [--token T]   (also: archive status --stuck [--site S])
+  archive quarantine list [--site S] [--since T] [--json] [--api URL] [--token T]
+  archive quarantine show KEY [--json] [--api URL] [--token T]
+  archive reingest KEY… | --since T | --all-quarantined [--json] [--api URL] [--token T]
+  archive reconcile [--since T] [--dry-run] [--json] [--api URL] [--token T]
 
 --api defaults to $ARCHIVE_API or ${DEFAULT_API} (the local archive, which accepts anonymous uploads);
 --token defaults to $ARCHIVE_TOKEN (a deployed stage needs a site token to upload, an operator token for the operations:
@@ -171,6 +185,51 @@ async function run(argv: string[]): Promise<number> {
       if (baseFilename === undefined || extra.length > 0 || values.site !== undefined) throw new UsageError("status needs exactly one base filename, or --stuck");
       const status = await fetchStatus(target(values), baseFilename);
       process.stdout.write(`${values.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
+      return 0;
+    }
+    case "quarantine": {
+      const [action, ...args] = rest;
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { site: { type: "string" }, since: { type: "string" }, json: { type: "boolean", default: false }, api: { type: "string" }, token: { type: "string" } },
+      });
+      const print = (value: unknown, text: string) => process.stdout.write(`${values.json ? JSON.stringify(value, null, 2) : text}\n`);
+      if (action === "list" && positionals.length === 0) {
+        if (values.site !== undefined && !SITE_PATTERN.test(values.site)) throw new UsageError("--site is 3 to 6 letters or digits");
+        const objects = await fetchQuarantine(target(values), { ...(values.site ? { site: values.site } : {}), ...(values.since ? { since: values.since } : {}) });
+        print(objects, formatQuarantine(objects));
+        return 0;
+      }
+      if (action === "show" && positionals.length === 1 && positionals[0] !== undefined) {
+        const object = await fetchQuarantined(target(values), positionals[0]);
+        print(object, formatQuarantined(object));
+        return 0;
+      }
+      throw new UsageError("quarantine takes list, or show with one KEY");
+    }
+    case "reingest": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { since: { type: "string" }, "all-quarantined": { type: "boolean", default: false }, json: { type: "boolean", default: false }, api: { type: "string" }, token: { type: "string" } },
+      });
+      const quarantined = values["all-quarantined"] || values.since !== undefined;
+      if (quarantined === positionals.length > 0) throw new UsageError("reingest takes KEY…, or --since T / --all-quarantined");
+      const reply = await requestReingest(
+        target(values),
+        quarantined ? { quarantined: true, ...(values.since ? { since: values.since } : {}) } : { keys: positionals },
+      );
+      process.stdout.write(`${values.json ? JSON.stringify(reply, null, 2) : formatReingest(reply)}\n`);
+      return reply.gone + reply.refused > 0 ? 1 : 0;
+    }
+    case "reconcile": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { since: { type: "string" }, "dry-run": { type: "boolean", default: false }, json: { type: "boolean", default: false }, api: { type: "string" }, token: { type: "string" } },
+      });
+      const reply = await requestReconcile(target(values), { ...(values.since ? { since: values.since } : {}), dryRun: values["dry-run"] });
+      process.stdout.write(`${values.json ? JSON.stringify(reply, null, 2) : formatReconcile(reply)}\n`);
       return 0;
     }
     case "header": {

@@ -6,16 +6,18 @@ import { downloadRoutes } from "@archive/core/api/downloadRoutes";
 import { operationRoutes } from "@archive/core/api/operationRoutes";
 import { readRoutes } from "@archive/core/api/readRoutes";
 import { uploadRoutes } from "@archive/core/api/uploadRoutes";
-import { INGEST_ROUTES } from "@archive/core/deliveries/pipelines";
+import { INGEST_ROUTES, type IngestRoute } from "@archive/core/deliveries/pipelines";
 import { sweepDueExpirations } from "@archive/core/expirations/expirations";
 import { superviseExposures } from "@archive/core/exposures/archivedEvent";
 import { publishCounterGaps } from "@archive/core/exposures/counterGaps";
 import { createArchiveContext } from "@archive/core/platform/archiveContext";
 import { parseConfig, type ArchiveEnvironment } from "@archive/core/platform/config";
-import { closeClients } from "@archive/core/platform/context";
+import { closeClients, type AwsContext } from "@archive/core/platform/context";
 import { migrateToLatest } from "@archive/core/platform/migrate";
 import { tables, type TableName } from "@archive/core/platform/tables";
-import { createDispatcher, type Dispatcher, type QueueDefinition, type QueueStats } from "./dispatcher";
+import { earliestSince, reconcile, reconcileRecent } from "@archive/core/quarantine/reconcile";
+import { INGEST_QUEUE_SETTINGS } from "@archive/core/quarantine/reingest";
+import { createDispatcher, LOCAL_RETRY, type Dispatcher, type QueueDefinition, type QueueStats } from "./dispatcher";
 import { openMessageJournal } from "./messageJournal";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embeddedPostgres";
 import { logger } from "./log";
@@ -136,6 +138,11 @@ function archiveEnvironment(
     DATASTREAM_QUEUE_URL: sqs.queueUrl(DATASTREAM_QUEUE),
     PREVIEWS_QUEUE_URL: sqs.queueUrl(PREVIEWS_QUEUE),
     FITS_PREVIEW_DELAY_SECONDS: String(options.fitsPreviewDelaySeconds ?? LOCAL_FITS_PREVIEW_DELAY_SECONDS),
+    // Re-ingestion sends to the SQS stand-in's ingest queues, which the dispatcher drains (startLocalArchive).
+    ...Object.fromEntries(INGEST_ROUTES.map((route) => [INGEST_QUEUE_SETTINGS[route.functionName], sqs.queueUrl(ingestQueueName(route))])),
+    INGEST_MAX_RECEIVE_COUNT: String(LOCAL_RETRY.maxReceiveCount),
+    // A laptop's events arrive within seconds; the reconciler leaves only the last minute's objects alone.
+    RECONCILE_GRACE_MINUTES: "1",
     ALLOW_ANONYMOUS_UPLOADS: String(options.allowAnonymousUploads ?? true),
     S3_ENDPOINT: s3.endpoint,
     S3_PUBLIC_ENDPOINT: s3.endpoint,
@@ -189,6 +196,22 @@ async function closeAll(steps: { name: string; close: () => Promise<unknown> }[]
     } catch (error) {
       logger.error("could not close a local service", { service: step.name, error: error instanceof Error ? error : String(error) });
     }
+  }
+}
+
+/** The local queue of an ingest route: in the dispatcher and, for re-ingestion, in the SQS stand-in. */
+const ingestQueueName = (route: IngestRoute) => `${route.directory}-ingest-local`;
+
+/**
+ * At start the reconciler re-ingests every object the delivery records do not know (an event lost in a crash), as far
+ * back as records are kept; a failure is logged and the archive starts all the same.
+ */
+async function repairLostEvents(ctx: AwsContext): Promise<void> {
+  try {
+    const report = await reconcile(ctx, { since: earliestSince(ctx.clock()), dryRun: false, graceMs: 0 });
+    if (report.reingested > 0) logger.warn("objects whose events were lost are re-ingested", { count: report.reingested });
+  } catch (error) {
+    logger.error("the reconciler could not run at start", { error: error instanceof Error ? error : String(error) });
   }
 }
 
@@ -246,7 +269,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       concurrency: functionConcurrency,
       queues: [
         ...INGEST_ROUTES.map((route): QueueDefinition => ({
-          name: `${route.directory}-ingest-local`,
+          name: ingestQueueName(route),
           prefix: route.prefix,
           functionName: route.functionName,
           handler: functions.handler(route.functionName),
@@ -278,6 +301,12 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       stream.publish(JSON.stringify({ topic: EXPOSURE_ARCHIVED_TOPIC, site: site.success ? site.data.site : "", data: event.detail }));
     });
     started.push({ name: "event stream", close: async () => unsubscribeEvents() });
+    const ingestQueues = new Map(INGEST_ROUTES.map((route) => [sqs.queueUrl(ingestQueueName(route)), ingestQueueName(route)]));
+    const unsubscribeIngest = sqs.onMessage((message) => {
+      const queue = ingestQueues.get(message.queueUrl);
+      if (queue !== undefined) dispatcher.send(queue, message.body);
+    });
+    started.push({ name: "ingest queues", close: async () => unsubscribeIngest() });
 
     const ttl = startTtlEmulation({
       dynamo: ctx.dynamo,
@@ -292,6 +321,8 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       [
         { name: "counter-gaps", everyMs: DAY_MS, atStart: true, run: (now) => publishCounterGaps(ctx, now) },
         { name: "stuck-exposures", everyMs: 5 * 60_000, atStart: true, run: () => superviseExposures(ctx) },
+        // At start the whole record window is reconciled (repairLostEvents); then hourly, as in AWS.
+        { name: "reconcile", everyMs: 3_600_000, atStart: false, run: () => reconcileRecent(ctx) },
       ],
       ctx.clock,
     );
@@ -321,6 +352,7 @@ export async function startLocalArchive(options: LocalArchiveOptions): Promise<L
       redrive: (messageIds) => dispatcher.redrive(messageIds),
       stream,
     });
+    await repairLostEvents(ctx);
     await listen(http, ports.api);
     started.push({
       name: "HTTP server",

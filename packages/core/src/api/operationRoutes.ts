@@ -4,6 +4,7 @@ import { assertSiteName } from "../names/fileName";
 import type { ArchiveContext } from "../platform/context";
 import { expiryRoutes } from "./expiryRoutes";
 import { param, type RouteHandlers } from "./handleRequest";
+import { quarantineRoutes } from "./quarantineRoutes";
 import { parseInput } from "./requests";
 import { statusRoutes } from "./statusRoutes";
 
@@ -21,4 +22,5 @@ export const operationRoutes: RouteHandlers<ArchiveContext> = {
   },
   ...expiryRoutes,
   ...statusRoutes,
+  ...quarantineRoutes,
 };

@@ -57,6 +57,9 @@ export const API_ROUTES = [
   { method: "DELETE", path: "/pin/{base_filename}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
   { method: "GET", path: "/status/{base_filename}", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
   { method: "GET", path: "/stuck", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "GET", path: "/quarantine", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "POST", path: "/reingest", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
+  { method: "POST", path: "/reconcile", functionName: "apiOperations", operatorOnly: true, throttle: OPERATIONS },
 ] as const satisfies readonly ApiRoute[];
 
 /** "METHOD /path", as API Gateway names a route. */

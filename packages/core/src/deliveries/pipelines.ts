@@ -21,6 +21,9 @@ export const INGEST_ROUTES: readonly IngestRoute[] = [
   { directory: "allsky", prefix: "allsky/", functionName: "ingestAllsky", usesDatabase: false },
 ];
 
+/** Receives of an ingest message before its queue dead-letters it (the stacks' redrive policy). */
+export const INGEST_MAX_RECEIVE_COUNT = 5;
+
 /** The ingest route of an object key, by its first path segment; undefined outside the archive's prefixes. */
 export function ingestRouteOf(key: string): IngestRoute | undefined {
   return INGEST_ROUTES.find((route) => key.startsWith(route.prefix));

@@ -16,7 +16,8 @@ export interface ObjectRef {
   eventTime: Date;
 }
 
-const sequencerSchema = z.string().regex(/^[0-9A-Fa-f]{1,64}$/, "a hex sequencer");
+// A re-ingestion's sequencer carries a fraction after S3's: see reingestSequencer.
+const sequencerSchema = z.string().regex(/^[0-9A-Fa-f]{1,64}(\.[0-9A-Fa-f]{8})?$/, "a hex sequencer");
 
 const s3RecordSchema = z.object({
   eventSource: z.literal("aws:s3"),
@@ -116,9 +117,26 @@ export function objectRefsFromMessageBody(body: string): ObjectRef[] {
 
 const SEQUENCER_WIDTH = 64;
 
-/** Sequencers of one key order as hex numbers: left-padded to equal width they order as strings (also in DynamoDB). */
+const FRACTION_WIDTH = 8;
+
+/**
+ * Sequencers of one key order as hex numbers: left-padded to equal width they order as strings (also in DynamoDB).
+ * A re-ingestion's fraction (".0000000N") keeps its place: after its whole part, before the next whole number.
+ */
 export function normalizeSequencer(sequencer: string): string {
-  return sequencer.toUpperCase().padStart(SEQUENCER_WIDTH, "0");
+  const [whole = "", fraction] = sequencer.toUpperCase().split(".");
+  return whole.padStart(SEQUENCER_WIDTH, "0") + (fraction === undefined ? "" : `.${fraction}`);
+}
+
+/**
+ * The sequencer of a re-ingestion of an object whose newest recorded event is `recorded` (normalized, as the delivery
+ * record keeps it; none when nothing was recorded): the recorded one plus a fraction, so the delivery dedup processes
+ * it again, while any genuinely newer upload (a greater whole sequencer) still sorts after it and wins.
+ */
+export function reingestSequencer(recorded: string | undefined): string {
+  const [whole = "0", fraction = "0"] = (recorded ?? "0").split(".");
+  const next = (Number.parseInt(fraction, 16) + 1).toString(16).toUpperCase().padStart(FRACTION_WIDTH, "0");
+  return `${whole.replace(/^0+(?=.)/, "")}.${next}`;
 }
 
 export function compareSequencers(a: string, b: string): number {

@@ -4,6 +4,7 @@ import { InvalidInputError } from "../platform/errors";
 import { MetricUnit } from "../platform/logger";
 import { getObjectBytes, putObject } from "../platform/s3";
 import { loadSharp } from "../platform/sharp";
+import { quarantineObject } from "../quarantine/quarantine";
 
 /**
  * A thumbnail of a jpg, `height` pixels high with the aspect kept, made in memory. Resizing by height lets libjpeg
@@ -55,10 +56,10 @@ export interface Thumbnail {
 /**
  * The thumbnail of a medium jpg (reduction 10 or 13), read and made, not yet stored; the thumbnail's own event then
  * records it like any upload. A thumbnail (reduction 11) is never a medium jpg, so nothing is made from one. A corrupt
- * jpg gets none. A jpg that is gone is NotFoundError (the event is acknowledged).
+ * jpg gets none, and is quarantined. A jpg that is gone is NotFoundError (the event is acknowledged).
  */
 export async function thumbnailOf(
-  ctx: Pick<AwsContext, "s3" | "config" | "log" | "metrics">,
+  ctx: Pick<AwsContext, "s3" | "config" | "log" | "metrics" | "dynamo" | "tables" | "clock">,
   file: ArchiveObjectKey,
 ): Promise<Thumbnail | undefined> {
   if (!isMediumJpg(file)) return undefined;
@@ -69,6 +70,8 @@ export async function thumbnailOf(
     if (!(error instanceof InvalidInputError)) throw error;
     ctx.log.error("no thumbnail: the jpg cannot be read", { error: error.message });
     ctx.metrics.addMetric("ThumbnailsSkipped", MetricUnit.Count, 1);
+    // Its row records it; the quarantine says it has no thumbnail, until it is fixed and re-ingested.
+    await quarantineObject(ctx, { key: file.key, error });
     return undefined;
   }
 }

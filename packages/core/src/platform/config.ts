@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { INGEST_MAX_RECEIVE_COUNT } from "../deliveries/pipelines";
 import { RETENTION } from "../deliveries/retention";
 
 /**
@@ -72,6 +73,18 @@ export const configSchema = z.object({
   ALLOW_ANONYMOUS_UPLOADS: anonymousUploadsSetting.default("false"),
   /** Sites that uploaded without a token: count and last time, per site (see ALLOW_ANONYMOUS_UPLOADS). */
   ANONYMOUS_UPLOADS_TABLE: z.string().min(1).default("anonymous-uploads"),
+  /** Objects ingestion refused: key, site, reason, error, when and how often (quarantine/quarantine.ts). */
+  QUARANTINE_TABLE: z.string().min(1).default("object-quarantine"),
+  /** The ingest queues' maxReceiveCount: a retryable failure on this receive is dead-lettered, so it is quarantined. */
+  INGEST_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).default(INGEST_MAX_RECEIVE_COUNT),
+  /** The ingest queue of each prefix, for re-ingestion (POST /reingest, the reconciler); unset where nothing re-ingests. */
+  DATA_INGEST_QUEUE_URL: optionalUrl,
+  INFO_IMAGES_INGEST_QUEUE_URL: optionalUrl,
+  ALLSKY_INGEST_QUEUE_URL: optionalUrl,
+  /** The reconciler leaves objects younger than this alone: their events may still be on their way. */
+  RECONCILE_GRACE_MINUTES: z.coerce.number().min(0).default(15),
+  /** POST /reconcile stops beginning day prefixes after this long (the API function's timeout); unset, never. */
+  RECONCILE_API_BUDGET_SECONDS: z.coerce.number().positive().optional(),
 
   /** An exposure not complete this long after it was first seen (announced or its first file) is stuck. */
   STUCK_AFTER_MINUTES: z.coerce.number().positive().default(30),

@@ -29,12 +29,17 @@ function s3Fault(what: string, bucket: string, key: string, error: unknown): Err
 export interface ObjectHead {
   size: number;
   eTag: string;
+  lastModified?: Date;
 }
 
 export async function headObject(ctx: S3Context, key: string): Promise<ObjectHead> {
   try {
     const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.BUCKET_NAME, Key: key }));
-    return { size: head.ContentLength ?? 0, eTag: (head.ETag ?? "").replace(/"/g, "") };
+    return {
+      size: head.ContentLength ?? 0,
+      eTag: (head.ETag ?? "").replace(/"/g, ""),
+      ...(head.LastModified ? { lastModified: head.LastModified } : {}),
+    };
   } catch (error) {
     throw s3Fault("read the head of", ctx.config.BUCKET_NAME, key, error);
   }

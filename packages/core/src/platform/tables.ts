@@ -24,7 +24,8 @@ export interface TableDefinition {
     | "ALLSKY_TABLE"
     | "OBJECT_DELIVERIES_TABLE"
     | "SITE_TOKENS_TABLE"
-    | "ANONYMOUS_UPLOADS_TABLE";
+    | "ANONYMOUS_UPLOADS_TABLE"
+    | "QUARANTINE_TABLE";
   /** The name the replaced system used (and the default for the local archive). */
   baseName: string;
   partitionKey: KeyAttribute;
@@ -91,6 +92,13 @@ export const tables = {
     baseName: "anonymous-uploads",
     // One item per site that uploaded without a token: upload_count, first_seen_at, last_seen_at, last_object_key.
     partitionKey: { name: "site", type: "S" },
+  },
+  quarantine: {
+    configKey: "QUARANTINE_TABLE",
+    baseName: "object-quarantine",
+    // One item per object ingestion refused (quarantine/quarantine.ts); `site` is absent when the name gives none.
+    partitionKey: { name: "object_key", type: "S" },
+    globalIndexes: [{ indexName: "by-site", partitionKey: { name: "site", type: "S" }, sortKey: { name: "quarantined_at", type: "S" } }],
   },
 } as const satisfies Record<string, TableDefinition>;
 

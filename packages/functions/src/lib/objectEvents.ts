@@ -13,21 +13,27 @@ import {
 } from "@archive/core/deliveries/s3Events";
 import type { AwsContext } from "@archive/core/platform/context";
 import { isRetryable } from "@archive/core/platform/errors";
+import { quarantineObject } from "@archive/core/quarantine/quarantine";
 import { describeError, MetricUnit } from "@archive/core/platform/logger";
 
 /**
  * The one adapter for S3 object events, from SQS batches (partial batch response: a failed record is retried alone,
  * then dead-lettered) whose bodies are S3 notifications or EventBridge S3 events, or straight from S3 or EventBridge.
- * A batch's objects are ingested together (core records them in one transaction); bad input is logged, counted and
- * acknowledged; any other failure fails its record.
+ * A batch's objects are ingested together (core records them in one transaction); bad input is logged, counted,
+ * quarantined and acknowledged; any other failure fails its record (and is quarantined on its last receive).
  */
 interface BatchObject {
   ref: ObjectRef;
   /** The SQS message that carried it. */
   messageId?: string;
+  /** Its message's receives so far (ApproximateReceiveCount): on the queue's last one a failure is dead-lettered. */
+  receiveCount?: number;
 }
 
-/** Ingests the objects together, counts and logs each one's result, and returns the failures a retry may cure. */
+/**
+ * Ingests the objects together, counts and logs each one's result, quarantines what is refused (bad input, or a
+ * failure on its message's last receive), and returns the failures a retry may cure.
+ */
 async function ingestBatch<C extends AwsContext, O extends BatchObject>(
   ctx: C,
   pipeline: ObjectPipeline<C>,
@@ -35,23 +41,35 @@ async function ingestBatch<C extends AwsContext, O extends BatchObject>(
 ): Promise<{ object: O; error: unknown }[]> {
   const { log: logger, metrics } = ctx;
   const results = await ingestObjects(ctx, pipeline, objects.map((object) => object.ref));
-  return objects.flatMap((object, i) => {
+  const failures: { object: O; error: unknown }[] = [];
+  for (const [i, object] of objects.entries()) {
     const result = results[i];
     if (result && !("error" in result)) {
       metrics.addMetric("ObjectsProcessed", MetricUnit.Count, 1);
-      return [];
+      continue;
     }
     const error = result ? result.error : new Error(`no result for ${object.ref.key}`);
     const context = { key: object.ref.key, ...(object.messageId ? { message_id: object.messageId } : {}), error: describeError(error) };
-    if (isRetryable(error)) {
+    const retryable = isRetryable(error);
+    if (retryable) {
       metrics.addMetric("ObjectsFailed", MetricUnit.Count, 1);
       logger.error("object failed; its record will be retried", context);
-      return [{ object, error }];
+      failures.push({ object, error });
+    } else {
+      metrics.addMetric("ObjectsRejected", MetricUnit.Count, 1);
+      logger.warn("object rejected and acknowledged", context);
     }
-    metrics.addMetric("ObjectsRejected", MetricUnit.Count, 1);
-    logger.warn("object rejected and acknowledged", context);
-    return [];
-  });
+    const lastReceive = object.receiveCount !== undefined && object.receiveCount >= ctx.config.INGEST_MAX_RECEIVE_COUNT;
+    if (retryable && !lastReceive) continue;
+    try {
+      await quarantineObject(ctx, { key: object.ref.key, error, deadLettered: retryable });
+    } catch (quarantineError) {
+      // Unrecorded, a refusal is retried (and recorded then) rather than acknowledged.
+      logger.error("the refusal could not be quarantined; its record will be retried", { ...context, cause: describeError(quarantineError) });
+      if (!retryable) failures.push({ object, error: quarantineError });
+    }
+  }
+  return failures;
 }
 
 function parseRefs(ctx: AwsContext, read: () => ObjectRef[]): ObjectRef[] {
@@ -89,7 +107,8 @@ export function objectEventHandler<C extends AwsContext>(ctx: C, pipeline: Objec
       const objects = event.Records.flatMap((record) => {
         if (Number(record.attributes.ApproximateReceiveCount) > 1) metrics.addMetric("RecordsRetried", MetricUnit.Count, 1);
         try {
-          return parseRefs(ctx, () => objectRefsFromMessageBody(record.body)).map((ref) => ({ ref, messageId: record.messageId }));
+          const receiveCount = Number(record.attributes.ApproximateReceiveCount);
+          return parseRefs(ctx, () => objectRefsFromMessageBody(record.body)).map((ref) => ({ ref, messageId: record.messageId, receiveCount }));
         } catch (error) {
           logger.error("record failed; it will be retried", { message_id: record.messageId, error: describeError(error) });
           failedIds.add(record.messageId);

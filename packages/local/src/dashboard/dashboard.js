@@ -160,11 +160,12 @@ async function loadAttention() {
   listIssues("gaps", gapLines, (gap) =>
     element("li", { "data-instrument": gap.instrument }, [element("span", { class: "key", text: `${gap.instrument} ${gap.text}` })]),
   );
-  const refused = quarantine?.objects ?? [];
+  // Re-ingested objects stay listed by the API until refused again or gone; the panel shows what still waits.
+  const refused = (quarantine?.objects ?? []).filter((entry) => entry.state === "quarantined");
   $("quarantine-count").textContent = refused.length ? `(${refused.length})` : "";
   listIssues("quarantine", refused, (entry) =>
-    element("li", { "data-key": entry.key }, [
-      element("span", { class: "key", text: entry.key }),
+    element("li", { "data-key": entry.object_key }, [
+      element("span", { class: "key", text: entry.object_key }),
       element("span", { class: "muted", text: `${entry.reason} · ${ago(entry.quarantined_at)}` }),
       element("span", { class: "muted", text: entry.error }),
     ]),
