@@ -5,6 +5,7 @@ import { imageOfFits, plainFitsFromTileCompressed, tiffOfFits } from "@archive/c
 import { makeTiff } from "@archive/core/downloads/tiff";
 import { bzip2 } from "@archive/core/platform/bzip2";
 import { conversionKinds, type ConversionKind, type WorkerResult } from "./conversions";
+import { runAsWorker } from "./worker";
 
 /**
  * One conversion in a fresh process, forked by conversions.ts: the .fits.fz is read into memory (as the download
@@ -18,7 +19,7 @@ async function convert(kind: ConversionKind, input: Buffer): Promise<Buffer> {
   return kind === "plainFits" ? plainFitsFromTileCompressed(input) : tiffOfFits(input, "fz", "arcsinh");
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<WorkerResult> {
   const kind = z.enum(conversionKinds).parse(process.argv[2]);
   const path = z.string().parse(process.argv[3]);
   const input = readFileSync(path);
@@ -56,17 +57,7 @@ async function main(): Promise<void> {
     peakRssMb,
     parts,
   };
-  await new Promise<void>((resolve, reject) => {
-    if (!process.send) {
-      console.log(JSON.stringify(result, null, 2));
-      resolve();
-    } else process.send(result, (error: Error | null) => (error ? reject(error) : resolve()));
-  });
+  return result;
 }
 
-main()
-  .then(() => process.exit(0))
-  .catch((error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    process.exit(1);
-  });
+runAsWorker(main);

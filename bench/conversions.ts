@@ -1,12 +1,13 @@
-import { fork, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { atMost, notMeasured, row, single, stats, type Row } from "./harness";
-import { benchDir, ensureCacheDir, inputsDir } from "./inputs";
+import { ensureCacheDir, inputsDir } from "./inputs";
 import type { BenchOptions } from "./suite";
+import { forkWorker } from "./worker";
 
 /*
  * The conversions POST /download makes (downloads/conversions.ts), on a full frame: a synthetic 9576×6388 16-bit sky
@@ -150,22 +151,7 @@ async function frame(): Promise<Frame | string> {
 
 /** One conversion in a fresh Node process (tsx, as every benchmark runs). */
 function runWorker(kind: ConversionKind, path: string): Promise<WorkerResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(join(benchDir, "conversionWorker.ts"), [kind, path], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    let result: WorkerResult | undefined;
-    child.on("message", (message) => {
-      const parsed = workerResultSchema.safeParse(message);
-      if (parsed.success) result = parsed.data;
-    });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      if (result) resolve(result);
-      else reject(new Error(`the ${kind} worker exited with ${signal ?? code} and no result`));
-    });
-  });
+  return forkWorker("conversionWorker.ts", [kind, path], workerResultSchema);
 }
 
 const mb = (bytes: number) => bytes / 1e6;

@@ -5,6 +5,7 @@ import { imageOfFits } from "@archive/core/downloads/conversions";
 import { PREVIEW_JPEG_QUALITY, PREVIEW_LONG_SIDE, previewJpgOfFits } from "@archive/core/previews/fitsPreviews";
 import { stretchToGrey, zscale } from "@archive/core/previews/stretch";
 import type { PreviewWorkerResult } from "./previews";
+import { runAsWorker } from "./worker";
 
 /**
  * One preview in a fresh process, forked by previews.ts: the .fits.fz read into memory (as makePreviews holds the
@@ -13,7 +14,7 @@ import type { PreviewWorkerResult } from "./previews";
  */
 const mib = (bytes: number) => bytes / 1024 / 1024;
 
-async function main(): Promise<void> {
+async function main(): Promise<PreviewWorkerResult> {
   const input = readFileSync(process.argv[2] ?? "");
   const baselineRssMb = mib(process.memoryUsage().rss);
   let t0 = performance.now();
@@ -50,17 +51,7 @@ async function main(): Promise<void> {
     resizeEncodeMs: t4 - t3,
     range,
   };
-  await new Promise<void>((resolve, reject) => {
-    if (!process.send) {
-      console.log(JSON.stringify(result, null, 2));
-      resolve();
-    } else process.send(result, (error: Error | null) => (error ? reject(error) : resolve()));
-  });
+  return result;
 }
 
-main()
-  .then(() => process.exit(0))
-  .catch((error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    process.exit(1);
-  });
+runAsWorker(main);

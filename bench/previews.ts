@@ -1,4 +1,3 @@
-import { fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -8,8 +7,9 @@ import type { FitsImage } from "@archive/core/fits/fitsImage";
 import { writeTileCompressed } from "@archive/core/fits/tileCompressedWriter";
 import { PREVIEWS_MEMORY_MB } from "../stacks/previews";
 import { atMost, row, single, stats, type Row } from "./harness";
-import { benchDir, ensureCacheDir } from "./inputs";
+import { ensureCacheDir } from "./inputs";
 import type { BenchOptions } from "./suite";
+import { forkWorker } from "./worker";
 
 /**
  * Previews from FITS (issue 13 item 6): the medium jpg of a 9576×6388 16-bit frame made from its .fits.fz (decode,
@@ -77,19 +77,7 @@ async function frame(): Promise<{ path: string; bytes: number; madeSeconds: numb
 }
 
 function runWorker(path: string): Promise<PreviewWorkerResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(join(benchDir, "previewWorker.ts"), [path], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    let result: PreviewWorkerResult | undefined;
-    child.on("message", (message) => {
-      const parsed = previewWorkerResultSchema.safeParse(message);
-      if (parsed.success) result = parsed.data;
-    });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => (result ? resolve(result) : reject(new Error(`the preview worker exited with ${signal ?? code}`))));
-  });
+  return forkWorker("previewWorker.ts", [path], previewWorkerResultSchema);
 }
 
 const mb = (bytes: number) => bytes / 1e6;
