@@ -51,10 +51,13 @@ export const exposurePipeline: ObjectPipeline<ArchiveContext> = {
         unarchived = await recordArrival(db, file, arrivedAt);
         return notice;
       },
+      // The event first: its failure (the database gone) then retries the delivery before the thumbnail is written, so
+      // a retry never writes the thumbnail twice (a second object event, a second upload-log entry); a retry after
+      // the event finds it published (archived_at) and sends none again.
       async afterRecord(afterCtx: ArchiveContext) {
+        await publishWhenComplete(afterCtx);
         if (thumbnail) await storeThumbnail(afterCtx, thumbnail);
         if (previewCheck) await schedulePreviewCheck(afterCtx, file);
-        await publishWhenComplete(afterCtx);
       },
     };
   },
