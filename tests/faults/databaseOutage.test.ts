@@ -84,7 +84,15 @@ describe("a database outage of 60 s mid-burst", () => {
       },
       // The longest wait after the outage is one retry delay (at most a minute), plus the backlog.
       LOCAL_RETRY.maxRetryDelayMs + 90_000,
-      () => `exposures incomplete; queues ${JSON.stringify(archive.dispatcher.stats())}`,
+      async () => {
+        const incomplete = (await siteRows(database.url, site)).filter((row) => !row.jpg_small_exists).map((row) => row.base_filename);
+        // What the archive knows of each: its status (files, a generated preview) and the site's quarantine.
+        const statuses = await Promise.all(
+          incomplete.map(async (base) => `${await (await fetch(`${archive.url}/status/${base}`)).text()} row ${await (await fetch(`${archive.url}/image/${base}`)).text()}`),
+        );
+        const quarantine = await (await fetch(`${archive.url}/quarantine?site=${site}`)).text();
+        return `exposures incomplete: ${statuses.join("; ") || "rows missing"}; quarantine ${quarantine}; queues ${JSON.stringify(archive.dispatcher.stats())}`;
+      },
     );
     await archive.dispatcher.whenIdle(120_000);
     const health = await fetchHealth(archive.url);

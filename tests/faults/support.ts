@@ -111,12 +111,16 @@ export async function uploadBurst(api: string, exposures: DemoExposure[], concur
 }
 
 /** Waits until `check` returns a value that is not undefined, polling; fails with `describe()` at the deadline. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, describe: () => string): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  describe: () => string | Promise<string>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check().catch(() => undefined);
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${describe()}`);
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${await describe()}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

@@ -149,7 +149,7 @@ function byRow(a: Delivery<AwsContext>, b: Delivery<AwsContext>): number {
 
 /**
  * Records every delivery: all in one unit when the pipeline has one (one commit), else, or when that unit fails, each
- * on its own, so a failure fails only its own object.
+ * on its own (in a unit of its own), so a failure fails only its own object.
  */
 async function recordAll<C extends AwsContext>(
   ctx: C,
@@ -176,8 +176,14 @@ async function recordAll<C extends AwsContext>(
   }
   const recorded = new Map<Delivery<C>, Recorded>();
   for (const delivery of deliveries) {
+    // Still one unit per object: a file's writes (its row and its status) commit together or not at all.
+    const record = (unit: C) => delivery.prepared.record(unit);
     try {
-      recorded.set(delivery, { notice: await withObjectKeys(ctx, delivery.ref, delivery.file, () => delivery.prepared.record(ctx)) });
+      recorded.set(delivery, {
+        notice: await withObjectKeys(ctx, delivery.ref, delivery.file, () =>
+          pipeline.recordTogether ? pipeline.recordTogether(ctx, record) : record(ctx),
+        ),
+      });
     } catch (error) {
       recorded.set(delivery, { error });
     }
