@@ -1,7 +1,7 @@
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { assertSiteName, parseBaseFilename } from "../names/fileName";
 import type { ArchiveContext } from "../platform/context";
-import { dynamoCall } from "../platform/dynamo";
+import { queryValidItems, type ItemPage } from "../platform/dynamo";
 import { InvalidInputError } from "../platform/errors";
 import { expirationEntrySchema, type ExpirationEntry } from "./expirationTracker";
 import type { PinnedExposure } from "./expiryTables";
@@ -98,28 +98,18 @@ function siteOf(pk: string): string {
 }
 
 async function pendingEntries(ctx: ArchiveContext, site: string | undefined): Promise<{ entries: ExpirationEntry[]; scanned: number }> {
-  const entries: ExpirationEntry[] = [];
   let scanned = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamoCall("scan the expiration tracker", () =>
-      ctx.dynamo.send(
-        new ScanCommand({
-          TableName: ctx.tables.expirations,
-          ...(site === undefined
-            ? {}
-            : { FilterExpression: "begins_with(pk, :prefix)", ExpressionAttributeValues: { ":prefix": `${site}-` } }),
-          ExclusiveStartKey: startKey,
-        }),
-      ),
+  const page = async (startKey: Record<string, unknown> | undefined): Promise<ItemPage> => {
+    const result = await ctx.dynamo.send(
+      new ScanCommand({
+        TableName: ctx.tables.expirations,
+        ...(site === undefined ? {} : { FilterExpression: "begins_with(pk, :prefix)", ExpressionAttributeValues: { ":prefix": `${site}-` } }),
+        ExclusiveStartKey: startKey,
+      }),
     );
-    scanned += page.ScannedCount ?? 0;
-    for (const item of page.Items ?? []) {
-      const parsed = expirationEntrySchema.safeParse(item);
-      if (parsed.success) entries.push(parsed.data);
-      else ctx.log.warn("an expiration entry of an unexpected shape is left out of the plan", { item });
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+    scanned += result.ScannedCount ?? 0;
+    return result;
+  };
+  const entries = await queryValidItems(ctx, "scan the expiration tracker", expirationEntrySchema, Number.POSITIVE_INFINITY, page);
   return { entries, scanned };
 }

@@ -2,7 +2,7 @@ import { GetCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/l
 import { z } from "zod";
 import { parseObjectKey } from "../names/fileName";
 import type { AwsContext } from "../platform/context";
-import { dynamoCall, isConditionFailure, dynamoFault, type ItemPage } from "../platform/dynamo";
+import { dynamoCall, dynamoFault, isConditionFailure, queryValidItems, type ItemPage } from "../platform/dynamo";
 import { ArchiveError, InvalidInputError, NotFoundError } from "../platform/errors";
 
 /**
@@ -146,17 +146,7 @@ export async function listQuarantine(ctx: QuarantineContext, filter: QuarantineF
             ExclusiveStartKey: startKey,
           }),
         );
-  const objects: QuarantinedObject[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const result = await dynamoCall("list the quarantine", () => page(startKey));
-    for (const item of result.Items ?? []) {
-      const parsed = quarantinedObjectSchema.safeParse(item);
-      if (parsed.success) objects.push(parsed.data);
-      else ctx.log.warn("a quarantine item of another shape is left out", { item: JSON.stringify(item).slice(0, 500) });
-    }
-    startKey = result.LastEvaluatedKey;
-  } while (startKey);
+  const objects = await queryValidItems(ctx, "list the quarantine", quarantinedObjectSchema, Number.POSITIVE_INFINITY, page);
   return objects
     .filter((object) => !filter.quarantinedOnly || object.state === "quarantined")
     .sort((a, b) => (a.quarantined_at < b.quarantined_at ? 1 : a.quarantined_at > b.quarantined_at ? -1 : 0));
